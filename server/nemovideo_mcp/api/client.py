@@ -1,0 +1,393 @@
+"""Async client for the NemoVideo HTTP API.
+
+One method per endpoint, each returning a typed model or raising a
+`NemoError` subclass. Recovery that needs state (new token, new session)
+lives in `auth.py`; this layer only knows HTTP: timeouts on every call,
+retries where repeating is safe (GETs, and any request that never reached
+the server), never for a `/run_sse` whose stream has started.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import anyio
+import httpx
+from httpx_sse import EventSource
+
+from nemovideo_mcp.api import sse
+from nemovideo_mcp.api.models import (
+    Credits,
+    RenderStatus,
+    SessionInfo,
+    SessionState,
+    TokenGrant,
+    UploadedFile,
+)
+from nemovideo_mcp.errors import ApiError, ErrorCode, NemoError, TransportError
+from nemovideo_mcp.text import clean_text
+
+APP = "nemo_agent"
+
+# Backend envelope codes -> our error codes (the words come from messages.py).
+_ENVELOPE_CODES: dict[int, ErrorCode] = {
+    1001: "auth_failed",
+    1002: "session_lost",
+    2001: "no_credits",
+    4001: "unsupported_file",
+    4002: "file_too_large",
+}
+_HTTP_CODES: dict[int, ErrorCode] = {401: "auth_failed", 402: "plan_limit", 429: "rate_limited"}
+
+
+class NemoApi:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: Mapping[str, str],
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        stream_idle_timeout: float = 300.0,
+        get_retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token: str | None = None
+        self._timeout = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
+        )
+        self._stream_timeout = httpx.Timeout(
+            connect=connect_timeout, read=stream_idle_timeout, write=read_timeout, pool=connect_timeout
+        )
+        self._get_retries = get_retries
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=dict(headers),
+            timeout=self._timeout,
+            transport=transport,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- plumbing ---------------------------------------------------------
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: bool = True,
+        safe: bool | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send with retries: a GET (or anything marked safe) on network errors and 5xx;
+        anything else only when the connection was never made, since then nothing happened."""
+        safe = method == "GET" if safe is None else safe
+        headers = {**kwargs.pop("headers", {}), **(self._auth() if auth else {})}
+        attempts = 1 + self._get_retries
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = await self._http.request(method, path, headers=headers, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if last:
+                    raise _transport_error(exc) from None
+            except httpx.HTTPError as exc:
+                if not safe or last:
+                    raise _transport_error(exc) from None
+            else:
+                if response.status_code < 500 or not safe or last:
+                    return response
+            await anyio.sleep(_backoff(attempt))
+        raise AssertionError("unreachable")
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = await self._send(method, path, **kwargs)
+        return _unwrap(response)
+
+    # -- identity ---------------------------------------------------------
+
+    async def anonymous_token(self, client_id: str) -> TokenGrant:
+        # Safe to repeat only if it never reached the server: a second grant burns the weekly quota.
+        data = await self._json(
+            "POST", "/api/auth/anonymous-token", auth=False, safe=False, headers={"X-Client-Id": client_id}
+        )
+        return TokenGrant.model_validate(data)
+
+    async def create_session(self, language: str) -> SessionInfo:
+        data = await self._json(
+            "POST", f"/api/tasks/me/with-session/{APP}", json={"task_name": "project", "language": language}
+        )
+        return SessionInfo.model_validate(data)
+
+    async def claim_token(self, task_id: str, session_id: str) -> str:
+        data = await self._json("POST", "/api/auth/claim-token", json={"task_id": task_id, "session_id": session_id})
+        token = data.get("claim_token")
+        if not isinstance(token, str):
+            raise ApiError("backend_error", "The backend did not return a claim link.")
+        return token
+
+    # -- reading ----------------------------------------------------------
+
+    async def credits(self) -> Credits:
+        return Credits.model_validate(await self._json("GET", "/api/credits/balance/simple"))
+
+    async def state(self, session_id: str) -> SessionState:
+        data = await self._json("GET", f"/api/state/{APP}/me/{session_id}/latest")
+        found = data.get("state")
+        raw_state: dict[str, Any] = found if isinstance(found, dict) else {}
+        draft = raw_state.get("draft") if isinstance(raw_state.get("draft"), dict) else None
+        return SessionState.model_validate({**data, "draft": draft, "raw_state": raw_state})
+
+    # -- uploads ----------------------------------------------------------
+
+    async def upload_files(self, session_id: str, files: Sequence[tuple[str, BinaryIO]]) -> list[UploadedFile]:
+        """Multipart upload of open files (field `files`, repeated).
+
+        httpx streams file objects from disk, so memory does not grow with file size.
+        """
+        parts = [("files", (name, handle, "application/octet-stream")) for name, handle in files]
+        data = await self._json(
+            "POST", f"/api/upload-video/{APP}/me/{session_id}", files=parts, timeout=self._upload_timeout()
+        )
+        return _uploaded(data)
+
+    async def upload_urls(self, session_id: str, urls: Sequence[str]) -> list[UploadedFile]:
+        data = await self._json(
+            "POST", f"/api/upload-video/{APP}/me/{session_id}", json={"urls": list(urls), "source_type": "url"}
+        )
+        return _uploaded(data)
+
+    def _upload_timeout(self) -> httpx.Timeout:
+        # Sending 200 MB on a slow uplink takes minutes; the write timeout is per chunk, so keep it generous.
+        return httpx.Timeout(connect=self._timeout.connect, read=300.0, write=300.0, pool=self._timeout.pool)
+
+    # -- the agent stream -------------------------------------------------
+
+    async def open_stream(self, session_id: str, message: str) -> Stream:
+        """Open the `/run_sse` stream; errors before the first byte raise here (safe to retry).
+
+        Once this returns, the message has been accepted and may be charged:
+        nothing in this module will ever send it again.
+        """
+        body = {
+            "app_name": APP,
+            "user_id": "me",
+            "session_id": session_id,
+            "new_message": {"role": "user", "parts": [{"text": message}]},
+        }
+        headers = {**self._auth(), "Accept": "text/event-stream", "Cache-Control": "no-store"}
+        request = self._http.build_request("POST", "/run_sse", json=body, headers=headers, timeout=self._stream_timeout)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from None
+        if "text/event-stream" not in response.headers.get("content-type", ""):
+            try:
+                await response.aread()
+            except httpx.HTTPError as exc:
+                raise _transport_error(exc) from None
+            finally:
+                await response.aclose()
+            _unwrap(response)  # raises the error the backend sent
+            raise ApiError("backend_error", "The backend answered the instruction without a stream; try again.")
+        return Stream(response)
+
+    # -- render -----------------------------------------------------------
+
+    async def render_start(self, render_id: str, session_id: str, draft: dict[str, Any]) -> RenderStatus:
+        body = {
+            "id": render_id,
+            "sessionId": session_id,
+            "draft": draft,
+            "output": {"format": "mp4", "quality": "high"},
+        }
+        answer = _unwrap(await self._send("POST", "/api/render/proxy/lambda", json=body), render=True)
+        return RenderStatus.from_answer(answer, render_id)
+
+    async def render_status(self, render_id: str) -> RenderStatus:
+        answer = _unwrap(await self._send("GET", f"/api/render/proxy/lambda/{render_id}"), render=True)
+        return RenderStatus.from_answer(answer, render_id)
+
+    async def render_cancel(self, render_id: str) -> None:
+        # Cancelling twice is harmless, so a retry is safe.
+        _unwrap(await self._send("POST", f"/api/render/proxy/lambda/{render_id}/cancel", safe=True), render=True)
+
+    def render_download_path(self, render_id: str) -> str:
+        return f"/api/render/proxy/{render_id}/download"
+
+    async def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        max_bytes: int,
+        on_progress: Callable[[int, int | None], Awaitable[None]] | None = None,
+    ) -> int:
+        """Stream `url` into `dest` (an already-created temp file). Returns the byte count.
+
+        The Bearer token goes only to our own API host, never to a CDN.
+        """
+        absolute = url if url.startswith(("http://", "https://")) else self.base_url + url
+        headers = self._auth() if absolute.startswith(self.base_url + "/") else {}
+        done = 0
+        try:
+            async with self._http.stream("GET", absolute, headers=headers, timeout=self._timeout) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    _unwrap(response, render=True)
+                    raise ApiError("download_failed", f"The download answered HTTP {response.status_code}.")
+                total = _int_or_none(response.headers.get("content-length"))
+                if total is not None and total > max_bytes:
+                    raise NemoError("download_failed", _too_big(total, max_bytes))
+                async with await anyio.open_file(dest, "wb") as out:
+                    async for chunk in response.aiter_bytes(1 << 20):
+                        done += len(chunk)
+                        if done > max_bytes:
+                            raise NemoError("download_failed", _too_big(done, max_bytes))
+                        await out.write(chunk)
+                        if on_progress is not None:
+                            await on_progress(done, total)
+                if total is not None and done != total:
+                    raise TransportError(
+                        "download_failed", f"The download stopped early ({done} of {total} bytes).", retryable=True
+                    )
+        except httpx.HTTPError as exc:
+            raise TransportError(
+                "download_failed", f"The download was cut off after {done} bytes ({_describe(exc)}).", retryable=True
+            ) from None
+        return done
+
+
+# -- helpers --------------------------------------------------------------
+
+
+class Stream:
+    """An open `/run_sse` response: iterate `events()`, then `aclose()`."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    async def events(self) -> AsyncIterator[sse.Event]:
+        try:
+            async for item in EventSource(self._response).aiter_sse():
+                for event in sse.parse_data(item.data):
+                    yield event
+        except httpx.HTTPError as exc:
+            raise TransportError(
+                "stream_dropped", f"The connection to the backend dropped ({_describe(exc)})."
+            ) from None
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+def _unwrap(response: httpx.Response, *, render: bool = False) -> dict[str, Any]:
+    """The `data` of a successful answer, or the right error for everything else."""
+    status = response.status_code
+    try:
+        body: Any = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    detail = _detail(body) if body is not None else clean_text(response.text[:200], limit=200).strip()
+
+    if status >= 400:
+        if status == 404 and "session not found" in detail.lower():
+            raise ApiError("session_lost", "The backend no longer knows this session.", http_status=status)
+        code = _HTTP_CODES.get(status)
+        if code is not None:
+            raise ApiError(code, detail or f"HTTP {status}", http_status=status)
+        if status >= 500:
+            raise ApiError(
+                "backend_error",
+                f"The NemoVideo service had an error (HTTP {status}).",
+                http_status=status,
+                retryable=True,
+            )
+        raise ApiError(
+            "backend_error", f"The backend refused the request (HTTP {status}: {detail}).", http_status=status
+        )
+
+    if not isinstance(body, dict):
+        raise ApiError("backend_error", "The backend sent an answer that is not valid JSON; try again.", retryable=True)
+    if "code" in body and body.get("code") not in (0, "0", None):
+        raw = body.get("code")
+        number = int(raw) if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()) else None
+        code = _ENVELOPE_CODES.get(number or -1, "backend_error")
+        message = detail or f"error code {raw}"
+        raise ApiError(
+            code,
+            message if code != "backend_error" else f"The backend reported: {message} (code {raw}).",
+            backend_code=number,
+        )
+    if render:
+        if body.get("success") is False:
+            raise ApiError("render_failed", f"The render service refused: {detail or 'no reason given'}.")
+        return body
+    data = body.get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def _detail(body: Any) -> str:
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error", "msg"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return clean_text(value, limit=300).strip()
+            if value and not isinstance(value, str):
+                return clean_text(json.dumps(value)[:300], limit=300).strip()
+    return ""
+
+
+def _uploaded(data: dict[str, Any]) -> list[UploadedFile]:
+    files = data.get("files")
+    return [UploadedFile.model_validate(f) for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+
+
+def _backoff(attempt: int) -> float:
+    # Exponential with full jitter: spreads retries from many clients.
+    return random.uniform(0, min(8.0, 0.25 * 2**attempt))
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server closed the connection"
+    return type(exc).__name__
+
+
+def _transport_error(exc: httpx.HTTPError) -> TransportError:
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportError(
+            "timeout", "The NemoVideo service did not answer in time; try again in a minute.", retryable=True
+        )
+    return TransportError(
+        "network_error",
+        f"Could not reach the NemoVideo service ({_describe(exc)}). Check the network or NEMO_API_URL.",
+        retryable=True,
+    )
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _too_big(size: int, limit: int) -> str:
+    return (
+        f"The export is larger than the download limit ({size // 2**20} MB > {limit // 2**20} MB); "
+        "raise NEMO_MAX_DOWNLOAD_MB."
+    )

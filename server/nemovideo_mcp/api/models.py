@@ -1,0 +1,108 @@
+"""Typed views of the backend's answers.
+
+Tolerant readers: unknown fields are ignored, missing ones get defaults,
+because the vendor's documents disagree and the backend adds fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class TokenGrant(_Tolerant):
+    token: str
+    user_id: str | None = None
+    expires_at: str | None = None
+    credits: int | None = None
+
+
+class SessionInfo(_Tolerant):
+    session_id: str
+    task_id: str | None = None
+    user_id: str | None = None
+
+    @field_validator("session_id", "task_id", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        # session ids are long numbers; JSON may deliver them as numbers.
+        return str(value) if isinstance(value, int) else value
+
+
+class Credits(_Tolerant):
+    available: int = 0
+    frozen: int = 0
+    total: int = 0
+
+
+class UploadedFile(_Tolerant):
+    filename: str | None = None
+    file_type: str | None = None
+    cdn_url: str | None = None
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    size: int | None = None
+
+
+class SessionState(_Tolerant):
+    session_id: str | None = None
+    task_id: str | None = None
+    task_name: str | None = None
+    user_id: str | None = None
+    draft: dict[str, Any] | None = None
+    raw_state: dict[str, Any] = Field(default_factory=dict)
+
+
+RenderPhase = Literal["pending", "processing", "completed", "failed", "cancelled", "unknown"]
+
+
+class RenderStatus(_Tolerant):
+    """Either documented shape, normalised."""
+
+    id: str
+    status: RenderPhase = "unknown"
+    progress: int | None = None
+    url: str | None = None
+    duration: float | None = None
+    size: int | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_answer(cls, answer: dict[str, Any], fallback_id: str) -> RenderStatus:
+        data = answer.get("data")
+        body: dict[str, Any] = data if isinstance(data, dict) else answer
+        raw_output = body.get("output")
+        output: dict[str, Any] = raw_output if isinstance(raw_output, dict) else {}
+        raw_status = str(body.get("status") or "unknown").lower()
+        status: RenderPhase = {
+            "pending": "pending",
+            "queued": "pending",
+            "processing": "processing",
+            "rendering": "processing",
+            "running": "processing",
+            "completed": "completed",
+            "done": "completed",
+            "succeeded": "completed",
+            "success": "completed",
+            "failed": "failed",
+            "error": "failed",
+            "cancelled": "cancelled",
+            "canceled": "cancelled",
+        }.get(raw_status, "unknown")  # type: ignore[assignment]
+        progress = body.get("progress")
+        error = body.get("error") or answer.get("error") or body.get("message") if status == "failed" else None
+        return cls(
+            id=str(body.get("id") or body.get("taskId") or fallback_id),
+            status=status,
+            progress=int(progress) if isinstance(progress, int | float) and not isinstance(progress, bool) else None,
+            url=body.get("outputUrl") or body.get("output_url") or output.get("url") or body.get("url"),
+            duration=output.get("duration") if isinstance(output.get("duration"), int | float) else None,
+            size=output.get("size") if isinstance(output.get("size"), int) else None,
+            error=str(error)[:300] if error else None,
+        )

@@ -1,0 +1,305 @@
+"""Zero-config identity: token, client id and session, and the documented recoveries.
+
+Order on first use: `NEMO_TOKEN` if set, else a stored anonymous token that
+has not expired, else a new anonymous token for our persisted client id.
+Then the stored session for that token, else a new one. All of it survives
+a restart, and a cross-process lock makes two servers started at once share
+one identity instead of each burning the once-a-week anonymous token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
+
+import anyio
+import structlog
+
+from nemovideo_mcp.api.client import NemoApi
+from nemovideo_mcp.api.models import TokenGrant
+from nemovideo_mcp.errors import ApiError, NemoError
+from nemovideo_mcp.redact import register_secret
+from nemovideo_mcp.store import StateStore
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+IDENTITY_FILE = "identity.json"
+SESSION_FILE = "session.json"
+CLIENT_ID_FILE = "client_id"
+# Renew a little before the backend would refuse the token.
+_EXPIRY_MARGIN = timedelta(minutes=10)
+
+
+class Notifier(Protocol):
+    async def __call__(self, message: str) -> None: ...
+
+
+async def _silent(message: str) -> None:
+    return None
+
+
+@dataclass
+class Identity:
+    token: str
+    user_id: str | None
+    anonymous: bool
+    expires_at: str | None
+    session_id: str
+    task_id: str | None
+
+
+class Connection:
+    """Owns the identity and runs API calls with the documented recoveries."""
+
+    def __init__(
+        self,
+        api: NemoApi,
+        store: StateStore,
+        *,
+        user_token: str | None,
+        client_id: str | None,
+        language: str,
+        rate_limit_delay: float,
+    ) -> None:
+        self.api = api
+        self.store = store
+        self.user_token = user_token
+        self.configured_client_id = client_id
+        self.language = language
+        self.rate_limit_delay = rate_limit_delay
+        self.identity: Identity | None = None
+        self.notices: list[str] = []  # things the user must hear once, e.g. "the timeline started fresh"
+        self._lock = anyio.Lock()
+        register_secret(user_token)
+
+    # -- public -----------------------------------------------------------
+
+    async def ensure(self, notify: Notifier = _silent) -> Identity:
+        if self.identity is not None:
+            return self.identity
+        async with self._lock:
+            if self.identity is None:
+                self.identity = await self._bootstrap(notify)
+        return self.identity
+
+    async def call(self, op: Callable[[Identity], Awaitable[T]], notify: Notifier = _silent) -> T:
+        """Run `op` once; on a recoverable error fix the cause and run it exactly once more.
+
+        `op` must be safe to repeat when it raised (it did not take effect):
+        every recoverable error here is one the backend sends before acting.
+        """
+        identity = await self.ensure(notify)
+        try:
+            return await op(identity)
+        except ApiError as exc:
+            if exc.code == "auth_failed":
+                identity = await self._renew_token(identity, notify)
+            elif exc.code == "session_lost":
+                identity = await self._renew_session(identity, notify)
+            elif exc.code == "rate_limited":
+                await notify("The service asked us to slow down; retrying shortly...")
+                await anyio.sleep(self.rate_limit_delay)
+            else:
+                raise
+        return await op(identity)
+
+    def take_notices(self) -> list[str]:
+        notices, self.notices = self.notices, []
+        return notices
+
+    async def renew_session(self, notify: Notifier = _silent) -> Identity:
+        identity = await self.ensure(notify)
+        return await self._renew_session(identity, notify)
+
+    def forget_session(self) -> None:
+        self.store.delete(SESSION_FILE)
+        self.identity = None
+
+    # -- bootstrap --------------------------------------------------------
+
+    async def _bootstrap(self, notify: Notifier) -> Identity:
+        await notify("Setting things up...")
+        await anyio.to_thread.run_sync(self.store.ensure)
+        # The lock spans read-check-request-write so two processes never both ask for a token.
+        async with self.store.async_lock("identity"):
+            grant, anonymous = await self._token_locked(force_new=False)
+            session = self._stored_session(grant.token)
+            if session is None:
+                session = await self._new_session_locked(grant)
+        identity = Identity(
+            token=grant.token,
+            user_id=session.get("user_id") or grant.user_id,
+            anonymous=anonymous,
+            expires_at=grant.expires_at,
+            session_id=session["session_id"],
+            task_id=session.get("task_id"),
+        )
+        await notify("Connected to NemoVideo.")
+        log.info("connected", anonymous=anonymous, user_id=identity.user_id)
+        return identity
+
+    async def _token_locked(self, *, force_new: bool) -> tuple[TokenGrant, bool]:
+        if self.user_token:
+            self.api.token = self.user_token
+            return TokenGrant(token=self.user_token), False
+        stored = None if force_new else self._stored_token()
+        grant = stored or await self._request_anonymous_token()
+        register_secret(grant.token)
+        self.api.token = grant.token
+        return grant, True
+
+    def _stored_token(self) -> TokenGrant | None:
+        data = self.store.read_json(IDENTITY_FILE)
+        if not data or data.get("api_url") != self.api.base_url:
+            return None
+        try:
+            grant = TokenGrant.model_validate(data)
+        except ValueError:
+            return None
+        if _expired(grant.expires_at):
+            return None
+        register_secret(grant.token)
+        return grant
+
+    async def _request_anonymous_token(self) -> TokenGrant:
+        client_id = self._client_id()
+        try:
+            grant = await self.api.anonymous_token(client_id)
+        except ApiError as exc:
+            if exc.http_status == 400:
+                # The backend did not accept our client id: make a fresh one and try once more.
+                client_id = self._client_id(regenerate=True)
+            elif exc.code == "rate_limited":
+                await anyio.sleep(self.rate_limit_delay)
+            else:
+                raise _token_error(exc) from None
+            try:
+                grant = await self.api.anonymous_token(client_id)
+            except ApiError as again:
+                raise _token_error(again) from None
+        register_secret(grant.token)
+        self.store.write_json(IDENTITY_FILE, {**grant.model_dump(), "api_url": self.api.base_url})
+        return grant
+
+    def _client_id(self, *, regenerate: bool = False) -> str:
+        if self.configured_client_id and not regenerate:
+            return self.configured_client_id
+        if not regenerate:
+            stored = (self.store.read_text(CLIENT_ID_FILE) or "").strip()
+            try:
+                return str(uuid.UUID(stored))
+            except ValueError:
+                pass
+        fresh = str(uuid.uuid4())
+        self.store.write_text(CLIENT_ID_FILE, fresh)
+        self.configured_client_id = None
+        return fresh
+
+    def _stored_session(self, token: str) -> dict[str, str] | None:
+        data = self.store.read_json(SESSION_FILE)
+        if not data or data.get("owner") != _fingerprint(self.api.base_url, token) or not data.get("session_id"):
+            return None
+        return {k: str(v) for k, v in data.items() if isinstance(v, str | int)}
+
+    async def _new_session_locked(self, grant: TokenGrant) -> dict[str, str]:
+        info = await self.api.create_session(self.language)
+        record = {
+            "session_id": info.session_id,
+            "task_id": info.task_id or "",
+            "user_id": info.user_id or grant.user_id or "",
+            "owner": _fingerprint(self.api.base_url, grant.token),
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        self.store.write_json(SESSION_FILE, record)
+        return record
+
+    # -- recovery ---------------------------------------------------------
+
+    async def _renew_token(self, identity: Identity, notify: Notifier) -> Identity:
+        if not identity.anonymous:
+            raise NemoError(
+                "token_rejected",
+                "NemoVideo rejected the token in NEMO_TOKEN (invalid or expired). Copy a fresh token from your "
+                "NemoVideo account into NEMO_TOKEN, or unset NEMO_TOKEN to use a free anonymous account.",
+            )
+        await notify("The sign-in expired; reconnecting...")
+        async with self._lock, self.store.async_lock("identity"):
+            current = self._stored_token()
+            # Another process may have renewed it already: use theirs rather than burning another grant.
+            if current is not None and current.token != identity.token:
+                grant = current
+                self.api.token = grant.token
+            else:
+                grant, _ = await self._token_locked(force_new=True)
+            session = self._stored_session(grant.token) or await self._new_session_locked(grant)
+            if session["session_id"] != identity.session_id:
+                self.notices.append(_FRESH)
+            self.identity = Identity(
+                token=grant.token,
+                user_id=session.get("user_id") or grant.user_id,
+                anonymous=True,
+                expires_at=grant.expires_at,
+                session_id=session["session_id"],
+                task_id=session.get("task_id"),
+            )
+        return self.identity
+
+    async def _renew_session(self, identity: Identity, notify: Notifier) -> Identity:
+        await notify("The project session was lost; starting a new one...")
+        async with self._lock, self.store.async_lock("identity"):
+            session = self._stored_session(identity.token)
+            if session is None or session["session_id"] == identity.session_id:
+                session = await self._new_session_locked(TokenGrant(token=identity.token, user_id=identity.user_id))
+            self.notices.append(_FRESH)
+            self.identity = Identity(
+                token=identity.token,
+                user_id=session.get("user_id") or identity.user_id,
+                anonymous=identity.anonymous,
+                expires_at=identity.expires_at,
+                session_id=session["session_id"],
+                task_id=session.get("task_id"),
+            )
+        return self.identity
+
+
+_FRESH = "The previous project session had expired, so a new one was started: the timeline started fresh."
+
+
+def _fingerprint(base_url: str, token: str) -> str:
+    # Ties a stored session to the token and backend it belongs to without storing the token twice.
+    return hashlib.sha256(f"{base_url}\n{token}".encode()).hexdigest()[:16]
+
+
+def _expired(expires_at: str | None) -> bool:
+    if not expires_at:
+        return False
+    try:
+        moment = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment - _EXPIRY_MARGIN <= datetime.now(UTC)
+
+
+def _token_error(exc: ApiError) -> NemoError:
+    if exc.code == "rate_limited":
+        return NemoError(
+            "rate_limited",
+            "NemoVideo allows one free anonymous account per computer per week and this one is used up. "
+            "Set NEMO_TOKEN to the token of a registered account, or try again later.",
+            http_status=429,
+        )
+    if exc.http_status == 400:
+        return NemoError(
+            "auth_failed",
+            "NemoVideo refused to create an anonymous account for this client id. Unset NEMO_CLIENT_ID, or set "
+            "NEMO_TOKEN to a registered account's token.",
+            http_status=400,
+        )
+    return exc

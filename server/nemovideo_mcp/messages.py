@@ -1,0 +1,60 @@
+"""Errors in words: what happened and what the user can do, for each error code.
+
+The API layer knows codes; only here do they become sentences, because the
+right sentence depends on who the user is (anonymous or registered) and
+what they were doing (an export's 402 is about the plan, not credits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nemovideo_mcp.errors import NemoError
+from nemovideo_mcp.files import ACCEPTED_EXTENSIONS, MAX_UPLOAD_BYTES
+
+SUPPORTED_FORMATS = ", ".join(sorted({ext.lstrip(".") for ext in ACCEPTED_EXTENSIONS}))
+
+
+@dataclass(frozen=True)
+class Who:
+    anonymous: bool | None
+    user_id: str | None
+    web_url: str
+
+    def register_link(self) -> str:
+        base = f"{self.web_url}/register"
+        return f"{base}?bind={self.user_id}" if self.user_id else base
+
+
+def explain(error: NemoError, who: Who) -> str:
+    """The one message the agent shows its user for this error."""
+    match error.code:
+        case "no_credits":
+            if who.anonymous is False:
+                return f"You are out of NemoVideo credits. Top up credits in your account at {who.web_url}."
+            return (
+                "The free credits are used up. Register (free) to get more and keep this project: "
+                f"{who.register_link()}"
+            )
+        case "plan_limit":
+            return (
+                "Export is not included in the current plan. This is a plan limit, not a lack of credits: "
+                f"register or upgrade your plan to unlock export ({who.register_link()})."
+            )
+        case "unsupported_file":
+            return f"NemoVideo cannot use this file type. Supported formats: {SUPPORTED_FORMATS}."
+        case "file_too_large":
+            limit = MAX_UPLOAD_BYTES // (1024 * 1024)
+            return (
+                f"The file is larger than NemoVideo's {limit} MB limit per file. Compress it or trim it "
+                "(for example to a shorter clip or a lower resolution) and upload it again."
+            )
+        case "auth_failed":
+            return (
+                "NemoVideo did not accept the sign-in, even after reconnecting. Try again in a minute; if it keeps "
+                "happening, set NEMO_TOKEN to a registered account's token."
+            )
+        case "rate_limited" if error.http_status == 429 and not error.message.startswith("NemoVideo allows"):
+            return "NemoVideo is limiting requests right now. Wait a minute and try again."
+        case _:
+            return error.message

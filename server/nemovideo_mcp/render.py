@@ -1,0 +1,187 @@
+"""The export workflow: draft -> render -> MP4 on disk.
+
+Runs inside an export job. Each step is journaled before it is taken, so a
+server restarted mid-render polls the same render again instead of starting
+(and paying for) a second one.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import structlog
+
+from nemovideo_mcp.api.client import NemoApi
+from nemovideo_mcp.api.models import RenderStatus
+from nemovideo_mcp.auth import Connection, Identity
+from nemovideo_mcp.errors import ApiError, NemoError, TransportError
+from nemovideo_mcp.files import move_into_place, safe_filename
+from nemovideo_mcp.jobs import Job
+from nemovideo_mcp.polling import PollSchedule
+from nemovideo_mcp.timeline import parse_draft
+
+log = structlog.get_logger(__name__)
+
+RESOURCE_PREFIX = "nemovideo://exports/"
+_MP4_HEAD = 12
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    export_dir: Path
+    poll_initial: float
+    poll_max: float
+    poll_factor: float
+    render_timeout: float
+    max_download_bytes: int
+
+
+def new_render_id() -> str:
+    return f"render_{secrets.token_hex(8)}"
+
+
+class Exporter:
+    def __init__(self, api: NemoApi, conn: Connection, settings: RenderSettings) -> None:
+        self.api = api
+        self.conn = conn
+        self.settings = settings
+
+    async def run(self, job: Job) -> dict[str, Any]:
+        params = job.record.params
+        if params.get("render_id") and params.get("draft_submitted"):
+            job.update("Resuming the render started before the restart...")
+            status = await self._await_render(job, params["render_id"], attempt=params.get("attempt", 1))
+        else:
+            status = await self._submit_and_await(job)
+        return await self._download(job, status)
+
+    # -- render -------------------------------------------------------------
+
+    async def _submit_and_await(self, job: Job) -> RenderStatus:
+        job.update("Checking the timeline...", progress=0)
+        state = await self.conn.call(lambda ident: self.api.state(ident.session_id))
+        draft = state.draft or {}
+        if not parse_draft(draft).is_export_ready:
+            raise NemoError(
+                "not_export_ready",
+                "Nothing to export yet: the timeline has no clips. Use generate (or upload media first) to "
+                "create the video, then export.",
+            )
+        last_error: NemoError | None = None
+        for attempt in (1, 2):  # a failed render is retried once, under a new id as the API requires
+            render_id = new_render_id()
+            # Journal the id before submitting: if we die right after, the restart finds this render.
+            job.update("Submitting the render...", render_id=render_id, attempt=attempt, draft_submitted=False)
+            identity = await self.conn.ensure()
+
+            async def submit(ident: Identity, rid: str = render_id) -> RenderStatus:
+                return await self.api.render_start(rid, ident.session_id, draft)
+
+            await self.conn.call(submit)
+            job.update("Render queued", progress=5, draft_submitted=True, session_id=identity.session_id)
+            try:
+                return await self._await_render(job, render_id, attempt=attempt)
+            except ApiError as exc:
+                if exc.code != "render_failed":
+                    raise
+                last_error = exc
+                log.info("render failed", attempt=attempt)
+                if attempt == 1:
+                    job.update("The render failed; retrying once with a new render...", progress=0)
+        assert last_error is not None
+        raise NemoError(
+            "render_failed",
+            f"The render failed twice. The backend said: {last_error.message} Try export again later, or change "
+            "the timeline (for example, remove a clip that may be damaged).",
+        )
+
+    async def _await_render(self, job: Job, render_id: str, *, attempt: int) -> RenderStatus:
+        s = self.settings
+        schedule = PollSchedule(initial=s.poll_initial, ceiling=s.poll_max, factor=s.poll_factor)
+        started = time.monotonic()
+        schedule.record(0.0, job.record.progress if attempt == 1 and job.record.progress else 5)
+        while True:
+            elapsed = time.monotonic() - started
+            if elapsed > s.render_timeout:
+                raise NemoError(
+                    "timeout",
+                    f"The render has not finished after {int(elapsed // 60)} minutes. Call export again later to "
+                    "keep waiting for it; nothing is lost.",
+                )
+            await anyio.sleep(schedule.next_delay(elapsed))
+            try:
+                status = await self.api.render_status(render_id)
+            except TransportError:
+                continue  # the GET already retried; keep polling, the render is unaffected
+            schedule.record(time.monotonic() - started, status.progress)
+            job.update(
+                _stage(status), progress=status.progress, status_polls=job.record.params.get("status_polls", 0) + 1
+            )
+            if status.status == "completed":
+                return status
+            if status.status == "failed":
+                raise ApiError("render_failed", status.error or "no reason given.")
+            if status.status == "cancelled":
+                raise NemoError("render_cancelled", "The render was cancelled.")
+
+    # -- download -----------------------------------------------------------
+
+    async def _download(self, job: Job, status: RenderStatus) -> dict[str, Any]:
+        folder = self.settings.export_dir
+        await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
+        filename = safe_filename(job.record.params.get("filename") or f"nemovideo-{status.id}.mp4")
+        if not filename.lower().endswith(".mp4"):
+            filename += ".mp4"
+        sources = [u for u in (status.url, self.api.render_download_path(status.id)) if u]
+        last: NemoError | None = None
+        for url in sources:
+            for _ in range(2):  # a cut-off download is retried once per source
+                job.update("Downloading the MP4...", progress=100)
+                tmp = folder / f".{filename}.{secrets.token_hex(4)}.part"
+                try:
+                    size = await self.api.download(url, tmp, max_bytes=self.settings.max_download_bytes)
+                    await anyio.to_thread.run_sync(_check_mp4, tmp, size)
+                    final = await anyio.to_thread.run_sync(move_into_place, tmp, folder, filename)
+                except NemoError as exc:
+                    last = exc
+                    log.info("download failed", code=exc.code)
+                    if not exc.retryable:
+                        break
+                    continue
+                finally:
+                    await anyio.to_thread.run_sync(partial(tmp.unlink, missing_ok=True))
+                return {
+                    "path": str(final),
+                    "url": status.url,
+                    "render_id": status.id,
+                    "size_bytes": size,
+                    "resource_uri": RESOURCE_PREFIX + final.name,
+                }
+        raise NemoError(
+            "download_failed",
+            f"The render finished but the MP4 could not be downloaded ({last.message if last else 'no URL'}). "
+            "Call export again to retry the download; the render is not repeated.",
+        )
+
+
+def _check_mp4(path: Path, size: int) -> None:
+    with path.open("rb") as fh:
+        head = fh.read(_MP4_HEAD)
+    if size < 1024 or head[4:8] != b"ftyp":
+        raise NemoError("download_failed", "The downloaded file is not an MP4 video.")
+
+
+def _stage(status: RenderStatus) -> str:
+    if status.status == "pending":
+        return "Render queued"
+    if status.status == "processing":
+        return f"Rendering {status.progress}%" if status.progress is not None else "Rendering..."
+    if status.status == "completed":
+        return "Render complete"
+    return f"Render {status.status}"

@@ -1,0 +1,592 @@
+"""The domain facade: what the five tools (and the CLI) do, with no MCP in sight.
+
+`NemoVideo` is an async context manager that owns the HTTP client, the
+identity, and a task group in which background jobs run. Every public
+method takes a `Reporter` for progress and returns a result model from
+`results.py`; failures raise `NemoError` with words already chosen.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack, ExitStack
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import structlog
+
+from nemovideo_mcp.api.client import NemoApi
+from nemovideo_mcp.api.models import SessionState
+from nemovideo_mcp.api.sse import ReplyCollector, Text, ToolActivity
+from nemovideo_mcp.attribution import attribution_headers, detect_platform
+from nemovideo_mcp.auth import Connection, Identity
+from nemovideo_mcp.errors import NemoError, SettingsError, TransportError
+from nemovideo_mcp.files import UploadCandidate, check_upload_path, check_url, open_upload, resolve_inside
+from nemovideo_mcp.gui import translate_reply
+from nemovideo_mcp.intent import route
+from nemovideo_mcp.jobs import Job, JobManager, JobRecord, Reporter, no_report
+from nemovideo_mcp.messages import Who, explain
+from nemovideo_mcp.redact import redact
+from nemovideo_mcp.render import Exporter, RenderSettings
+from nemovideo_mcp.results import (
+    CreditsResult,
+    ErrorInfo,
+    ExportResult,
+    GenerateResult,
+    NextStep,
+    StateResult,
+    TimelineView,
+    UploadedItem,
+    UploadResult,
+)
+from nemovideo_mcp.settings import Settings
+from nemovideo_mcp.store import StateStore
+from nemovideo_mcp.text import clean_text
+from nemovideo_mcp.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries
+
+log = structlog.get_logger(__name__)
+
+# The built-in backend runs emulated minutes as seconds so a newcomer sees a result quickly.
+LOCAL_TIME_SCALE = 0.02
+MAX_INSTRUCTION_CHARS = 8000
+
+
+class NemoVideo:
+    def __init__(self, settings: Settings, settings_error: SettingsError | None = None) -> None:
+        self.settings = settings
+        self.settings_error = settings_error
+        self._stack = AsyncExitStack()
+        self._local_backend: ExitStack | None = None
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        s = self.settings
+        base_url = s.api_url
+        if s.uses_local_backend:
+            base_url = self._start_local_backend()
+        platform = detect_platform(s.platform)
+        self.api = NemoApi(
+            base_url,
+            headers=attribution_headers(platform),
+            connect_timeout=s.connect_timeout,
+            read_timeout=s.read_timeout,
+            stream_idle_timeout=s.stream_timeout,
+            get_retries=s.get_retries,
+        )
+        self._stack.push_async_callback(self.api.aclose)
+        self.store = StateStore(s.state_dir)
+        self.conn = Connection(
+            self.api,
+            self.store,
+            user_token=s.token.get_secret_value() if s.token else None,
+            client_id=s.client_id,
+            language=s.language,
+            rate_limit_delay=s.rate_limit_delay,
+        )
+        tg = await self._stack.enter_async_context(anyio.create_task_group())
+        # Jobs must not outlive the HTTP client they use: cancel them before closing it.
+        self._stack.callback(tg.cancel_scope.cancel)
+        self.jobs = JobManager(
+            self.store, tg, error_info=self._error_info, still_working_interval=s.still_working_interval
+        )
+        self.exporter = Exporter(
+            self.api,
+            self.conn,
+            RenderSettings(
+                export_dir=s.export_dir,
+                poll_initial=s.poll_initial,
+                poll_max=s.poll_max,
+                poll_factor=s.poll_factor,
+                render_timeout=s.render_timeout,
+                max_download_bytes=s.max_download_mb * 1024 * 1024,
+            ),
+        )
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stack.aclose()
+        if self._local_backend is not None:
+            self._local_backend.close()
+
+    def _start_local_backend(self) -> str:
+        from nemovideo_mcp.emulator import Emulator, EmulatorServer
+
+        self._local_backend = ExitStack()
+        server = self._local_backend.enter_context(EmulatorServer(Emulator(time_scale=LOCAL_TIME_SCALE)))
+        log.info("using the built-in local backend", url=server.url)
+        return str(server.url)
+
+    def _check_settings(self) -> None:
+        if self.settings_error is not None:
+            log.error(self.settings_error.message)
+            raise self.settings_error
+
+    def _who(self) -> Who:
+        ident = self.conn.identity
+        return Who(
+            anonymous=ident.anonymous if ident else (self.settings.token is None),
+            user_id=ident.user_id if ident else None,
+            web_url=self.settings.web_url,
+        )
+
+    def _error_info(self, exc: NemoError) -> ErrorInfo:
+        return ErrorInfo(code=exc.code, message=redact(explain(exc, self._who())), backend_code=exc.backend_code)
+
+    def explain(self, exc: NemoError) -> ErrorInfo:
+        return self._error_info(exc)
+
+    async def _connect(self, report: Reporter) -> Identity:
+        async def note(message: str) -> None:
+            await report(message, None)
+
+        return await self.conn.ensure(note)
+
+    async def _state(self) -> SessionState:
+        return await self.conn.call(lambda ident: self.api.state(ident.session_id))
+
+    # -- credits ----------------------------------------------------------------
+
+    async def credits(self, report: Reporter = no_report) -> CreditsResult:
+        self._check_settings()
+        await self._connect(report)
+        balance = await self.conn.call(lambda _: self.api.credits())
+        who = self._who()
+        out_of_credits = balance.available <= 0
+        register = who.register_link() if who.anonymous and out_of_credits else None
+        message = f"Credits: {balance.available} available"
+        if balance.frozen:
+            message += f", {balance.frozen} held by running jobs"
+        message += f" ({balance.total} total)."
+        if register:
+            message += f" The free credits are used up: register (free) to get more: {register}"
+        elif who.anonymous:
+            message += " (free anonymous account)"
+        return CreditsResult(
+            message=message,
+            available=balance.available,
+            frozen=balance.frozen,
+            total=balance.total,
+            anonymous=who.anonymous,
+            register_url=register,
+            notices=self.conn.take_notices(),
+        )
+
+    # -- state ------------------------------------------------------------------
+
+    async def state(
+        self, job_id: str | None = None, wait_seconds: float | None = None, report: Reporter = no_report
+    ) -> StateResult:
+        self._check_settings()
+        job_result: GenerateResult | ExportResult | None = None
+        if job_id:
+            job = self._job(job_id)
+            if job.record.kind == "export":
+                job_result = await self._export_wait(job, self._wait(wait_seconds), report)
+            else:
+                job_result = self._generate_result(await self.jobs.wait(job, self._wait(wait_seconds), report))
+        await self._connect(report)
+        state = await self._state()
+        view = timeline_view(parse_draft(state.draft))
+        jobs = [j.record.info() for j in self.jobs.all() if j.running or j.record.status == "interrupted"]
+        message = view.summary
+        if job_result is not None:
+            message = f"{job_result.message}\n\n{view.summary}"
+        elif jobs:
+            message += "\n" + "\n".join(f"Job {j.job_id} ({j.kind}): {j.stage}" for j in jobs)
+        return StateResult(
+            message=message,
+            timeline=view,
+            draft=state.draft,
+            jobs=jobs,
+            job=job_result,
+            notices=self.conn.take_notices(),
+        )
+
+    # -- upload -----------------------------------------------------------------
+
+    async def upload(self, sources: list[str], report: Reporter = no_report) -> UploadResult:
+        self._check_settings()
+        s = self.settings
+        urls: list[str] = []
+        candidates: list[tuple[str, UploadCandidate]] = []
+        refused: list[ErrorInfo] = []
+        check_path = partial(
+            check_upload_path, base_dir=Path.home(), allowed_dirs=s.upload_dir_list, allow_hidden=s.allow_hidden_uploads
+        )
+        for source in sources:
+            try:
+                # Anything with a scheme other than file:// is a URL, and only http(s) will pass check_url.
+                lowered = source.strip().lower()
+                if "://" in lowered and not lowered.startswith("file://"):
+                    urls.append(check_url(source))
+                else:
+                    candidates.append((source, await anyio.to_thread.run_sync(check_path, source)))
+            except NemoError as exc:
+                refused.append(self._error_info(exc))
+        if not urls and not candidates:
+            first = refused[0] if refused else ErrorInfo(code="invalid_input", message="No files or URLs were given.")
+            raise NemoError(first.code, " ".join(r.message for r in refused) or first.message)
+
+        await self._connect(report)
+        items: list[UploadedItem] = []
+        if candidates:
+            total = sum(c.size for _, c in candidates)
+            await report(f"Uploading {len(candidates)} file(s), {total / 2**20:.1f} MB...", None)
+
+            async def send(ident: Identity) -> list[Any]:
+                with ExitStack() as stack:
+                    handles = [(c.filename, stack.enter_context(open_upload(c))) for _, c in candidates]
+                    return await self.api.upload_files(ident.session_id, handles)
+
+            uploaded = await self.conn.call(send)
+            items += _items([src for src, _ in candidates], uploaded)
+        if urls:
+            await report(f"Adding {len(urls)} URL(s)...", None)
+            uploaded = await self.conn.call(lambda ident: self.api.upload_urls(ident.session_id, urls))
+            items += _items(urls, uploaded)
+        lines = [f"- {i.filename or i.source}: {_describe_item(i)}" for i in items]
+        message = f"Uploaded {len(items)} file(s):\n" + "\n".join(lines)
+        if refused:
+            message += "\nNot uploaded:\n" + "\n".join(f"- {r.message}" for r in refused)
+        message += "\nNext: describe the video you want with generate; the uploaded media will be used."
+        return UploadResult(message=message, files=items, refused=refused, notices=self.conn.take_notices())
+
+    # -- generate ---------------------------------------------------------------
+
+    async def generate(
+        self, instruction: str, wait_seconds: float | None = None, report: Reporter = no_report
+    ) -> GenerateResult:
+        self._check_settings()
+        instruction = instruction.strip()
+        if not instruction:
+            raise NemoError("invalid_input", "The instruction is empty: say what video to make or what to change.")
+        if len(instruction) > MAX_INSTRUCTION_CHARS:
+            raise NemoError(
+                "invalid_input",
+                f"The instruction is {len(instruction)} characters long; keep it under {MAX_INSTRUCTION_CHARS}.",
+            )
+        wait = self._wait(wait_seconds)
+        decision = route(instruction)
+        if decision.intent == "credits":
+            credits = await self.credits(report)
+            return GenerateResult(status="succeeded", routed_to="credits", credits=credits, message=credits.message)
+        if decision.intent == "state":
+            state = await self.state(report=report)
+            return GenerateResult(status="succeeded", routed_to="state", timeline=state.timeline, message=state.message)
+        if decision.intent == "export":
+            export = await self.export(wait_seconds=wait, report=report)
+            return GenerateResult(
+                status=export.status,
+                routed_to="export",
+                export=export,
+                job_id=export.job_id,
+                message=export.message,
+                error=export.error,
+            )
+        if decision.intent == "upload" and decision.sources:
+            upload = await self.upload(decision.sources, report)
+            return GenerateResult(status="succeeded", routed_to="upload", upload=upload, message=upload.message)
+
+        await self._connect(report)
+        params = {"instruction": instruction, "also_export": decision.also_export}
+        job = self.jobs.start(
+            "generate", lambda j: self._run_generate(j, instruction, decision.also_export), params=params
+        )
+        return self._generate_result(await self.jobs.wait(job, wait, report))
+
+    async def _run_generate(self, job: Job, instruction: str, also_export: bool) -> dict[str, Any]:
+        job.update("Reading the timeline...")
+        before = parse_draft((await self._state()).draft)
+        job.update("Sending the instruction...")
+        stream = await self.conn.call(lambda ident: self.api.open_stream(ident.session_id, instruction))
+        collector = ReplyCollector()
+        dropped: TransportError | None = None
+        job.update("The agent is working...")
+        try:
+            async for event in stream.events():
+                collector.feed(event)
+                if isinstance(event, ToolActivity) and event.phase == "call":
+                    job.update(f"Working on it: {_humanize_tool(event.name)}...")
+                elif isinstance(event, Text) and event.text.strip():
+                    job.update("Writing the reply...")
+        except TransportError as exc:
+            # Never resend: the backend may have acted and charged already.
+            dropped = exc
+        finally:
+            await stream.aclose()
+
+        job.update("Checking the timeline...")
+        try:
+            after_state = await self._state()
+            after = parse_draft(after_state.draft)
+        except NemoError:
+            after = parse_draft(collector.draft) if collector.draft is not None else before
+        changes = diff_drafts(before, after)
+        view = timeline_view(after)
+        reply = clean_text(collector.text)
+        translated = translate_reply(reply)
+        result = GenerateResult(status="succeeded", reply=translated.text, changes=changes, timeline=view, message="")
+
+        if dropped is not None:
+            result.error = self._error_info(
+                NemoError(
+                    "stream_dropped",
+                    "The connection to NemoVideo dropped while it was working. The instruction was not sent again "
+                    "(that could charge twice). "
+                    + (f"So far: {'; '.join(changes)}. " if changes else "Nothing has changed on the timeline yet. ")
+                    + "Call state in a minute to see whether it finished before sending the instruction again.",
+                )
+            )
+        elif collector.errors and not reply:
+            err = collector.errors[-1]
+            result.error = self._error_info(
+                NemoError(
+                    "stream_failed",
+                    f"NemoVideo could not finish this instruction ({clean_text(err.message, limit=200)}). "
+                    + (f"Changes made: {'; '.join(changes)}. " if changes else "Nothing was changed. ")
+                    + "Try again, or rephrase it more simply.",
+                )
+            )
+
+        for action in translated.actions:
+            # Exports the user asked for run below; otherwise the agent gets the step to offer.
+            if action.kind == "export" and not also_export:
+                result.next_steps.append(
+                    NextStep(tool="export", say="The video is ready to export: export renders it to an MP4 (free).")
+                )
+            elif action.kind == "edit" and action.detail:
+                result.next_steps.append(
+                    NextStep(
+                        tool="generate", arguments={"instruction": action.detail}, say=f"To apply it: {action.detail}."
+                    )
+                )
+            elif action.kind == "perform" and action.detail:
+                result.next_steps.append(
+                    NextStep(
+                        tool="generate",
+                        arguments={"instruction": action.detail},
+                        say=f"Next possible step: {action.detail}.",
+                    )
+                )
+        if also_export and result.error is None and after.is_export_ready:
+            job.update("Exporting the video...")
+            export_job = self._start_export(filename=None)
+            result.export = await self._export_wait(export_job, self.settings.render_timeout, no_report)
+            if result.export.error is not None:
+                result.error = result.export.error
+        result.notices = self.conn.take_notices()
+        result.message = _generate_message(result, silent=not reply and dropped is None and not collector.errors)
+        return result.model_dump(mode="json")
+
+    def _generate_result(self, record: JobRecord) -> GenerateResult:
+        base: dict[str, Any] = {"job_id": record.job_id, "stage": record.stage, "elapsed_s": record.elapsed_s}
+        if record.status == "running":
+            return GenerateResult(
+                status="running",
+                message=(
+                    f"Still working ({record.stage}, {record.elapsed_s:.0f} s so far). The job keeps running in the "
+                    f'background: call state with job_id="{record.job_id}" to wait for the result. '
+                    "Do not send the instruction again: that would charge twice."
+                ),
+                **base,
+            )
+        if record.result is not None:
+            result = GenerateResult.model_validate({**record.result, **base, "status": record.status})
+            if record.error is not None:
+                result.error = record.error
+            return result
+        if record.status == "interrupted":
+            return GenerateResult(
+                status="interrupted",
+                message="The server restarted while this instruction was running. It was not sent again; call "
+                "state to see what the backend did with it.",
+                **base,
+            )
+        error = record.error or ErrorInfo(code="backend_error", message="The job failed.")
+        return GenerateResult(status=record.status, error=error, message=error.message, **base)
+
+    # -- export -----------------------------------------------------------------
+
+    async def export(
+        self,
+        *,
+        job_id: str | None = None,
+        filename: str | None = None,
+        wait_seconds: float | None = None,
+        cancel: bool = False,
+        report: Reporter = no_report,
+    ) -> ExportResult:
+        self._check_settings()
+        wait = self._wait(wait_seconds)
+        if job_id:
+            job: Job | None = self._job(job_id, kind="export")
+        else:
+            job = self.jobs.find(
+                lambda r: (
+                    r.kind == "export"
+                    and r.status in ("running", "interrupted")
+                    and r.params.get("filename") == filename
+                )
+            )
+        if cancel:
+            return await self._cancel_export(job)
+        await self._connect(report)
+        if job is None or (job_id is None and not job.running and job.record.status != "interrupted"):
+            job = self._start_export(filename)
+        elif job.record.status == "interrupted" or _download_retryable(job.record):
+            job = self.jobs.start("export", self.exporter.run, job_id=job.record.job_id)
+        return await self._export_wait(job, wait, report)
+
+    def _start_export(self, filename: str | None) -> Job:
+        return self.jobs.start("export", self.exporter.run, params={"filename": filename})
+
+    async def _export_wait(self, job: Job, wait: float, report: Reporter) -> ExportResult:
+        if job.record.status == "interrupted":
+            job = self.jobs.start("export", self.exporter.run, job_id=job.record.job_id)
+        record = await self.jobs.wait(job, wait, report)
+        base: dict[str, Any] = {
+            "status": record.status,
+            "job_id": record.job_id,
+            "stage": record.stage,
+            "progress": record.progress,
+            "render_id": record.params.get("render_id"),
+            "elapsed_s": record.elapsed_s,
+        }
+        if record.status == "running":
+            return ExportResult(
+                message=(
+                    f"{record.stage} (job {record.job_id}, {record.elapsed_s:.0f} s so far). It keeps rendering in the "
+                    "background: call export again to wait for it (it resumes this render, it does not start a "
+                    "second one). Export is free."
+                ),
+                **base,
+            )
+        if record.status == "succeeded" and record.result:
+            size = record.result.get("size_bytes") or 0
+            return ExportResult(
+                message=f"Saved the MP4 to {record.result['path']} ({size / 2**20:.1f} MB) in "
+                f"{record.elapsed_s:.0f} s."
+                + (f" Download link: {record.result['url']}" if record.result.get("url") else ""),
+                **{**base, **record.result},
+            )
+        error = record.error or ErrorInfo(code="render_failed", message="The export did not finish.")
+        return ExportResult(message=error.message, error=error, **base)
+
+    async def _cancel_export(self, job: Job | None) -> ExportResult:
+        if job is None or not job.running:
+            raise NemoError("job_not_found", "No export is running, so there is nothing to cancel.")
+        render_id = job.record.params.get("render_id")
+        if render_id and job.record.params.get("draft_submitted"):
+            try:
+                await self.api.render_cancel(render_id)
+            except NemoError as exc:
+                log.info("render cancel failed", code=exc.code)
+        self.jobs.cancel(job)
+        with anyio.move_on_after(5):
+            while job.running:
+                await job.changed()
+        return ExportResult(
+            status="cancelled",
+            job_id=job.record.job_id,
+            render_id=render_id,
+            message="The export was cancelled; no file was saved.",
+        )
+
+    # -- files served as resources ------------------------------------------------
+
+    def exported_file(self, name: str) -> Path | None:
+        return resolve_inside(self.settings.export_dir, name)
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _wait(self, wait_seconds: float | None) -> float:
+        return self.settings.default_wait if wait_seconds is None else max(0.0, wait_seconds)
+
+    def _job(self, job_id: str, kind: str | None = None) -> Job:
+        job = self.jobs.get(job_id.strip())
+        if job is None or (kind and job.record.kind != kind):
+            known = ", ".join(j.record.job_id for j in self.jobs.all()[-5:]) or "none"
+            raise NemoError(
+                "job_not_found",
+                f"No {kind or ''} job with id {job_id!r} on this server (recent: {known}).".replace("  ", " "),
+            )
+        return job
+
+
+def timeline_view(draft: Draft) -> TimelineView:
+    return TimelineView(summary=summarize(draft), tracks=track_summaries(draft), export_ready=draft.is_export_ready)
+
+
+def _download_retryable(record: JobRecord) -> bool:
+    return (
+        record.status == "failed"
+        and record.error is not None
+        and record.error.code == "download_failed"
+        and bool(record.params.get("draft_submitted"))
+    )
+
+
+def _items(sources: list[str], uploaded: list[Any]) -> list[UploadedItem]:
+    items = []
+    for index, file in enumerate(uploaded):
+        items.append(
+            UploadedItem(
+                source=sources[index] if index < len(sources) else "",
+                filename=file.filename,
+                type=file.file_type,
+                duration_s=file.duration,
+                width=file.width,
+                height=file.height,
+                size_bytes=file.size,
+                url=file.cdn_url,
+            )
+        )
+    return items
+
+
+def _describe_item(item: UploadedItem) -> str:
+    parts = [item.type or "file"]
+    if item.duration_s:
+        parts.append(f"{item.duration_s:g} s")
+    if item.width and item.height:
+        parts.append(f"{item.width}x{item.height}")
+    if item.size_bytes:
+        parts.append(f"{item.size_bytes / 2**20:.1f} MB")
+    return ", ".join(parts)
+
+
+def _humanize_tool(name: str) -> str:
+    words = name.replace("_with_", " ").replace("_", " ").strip()
+    for vendor in (" seedance", " kling", " veo", " runway"):
+        words = words.replace(vendor, "")
+    return words or "working"
+
+
+def _generate_message(result: GenerateResult, *, silent: bool) -> str:
+    parts: list[str] = []
+    if result.error is not None:
+        parts.append(result.error.message)
+    if result.reply:
+        parts.append(result.reply)
+    elif silent:
+        if result.changes:
+            parts.append("Done.")
+        else:
+            parts.append(
+                "NemoVideo finished without a reply and the timeline did not change. Try rephrasing the "
+                'instruction more specifically (for example: add a title "Summer Sale" for the first 3 seconds).'
+            )
+    if result.changes:
+        parts.append("Changes: " + "; ".join(result.changes))
+    if result.timeline is not None:
+        parts.append(result.timeline.summary)
+    if result.export is not None and result.export.error is None:
+        parts.append(result.export.message)
+    parts += result.notices
+    parts += [step.say for step in result.next_steps]
+    return "\n\n".join(p for p in parts if p)

@@ -1,0 +1,300 @@
+"""The MCP face of the service: five tools and the exported files as resources.
+
+Each tool function only translates: arguments in, a `NemoVideo` call, and a
+result out as a short text plus structured content (and a resource link for
+an MP4). Errors become `is_error` results whose text says what to do.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import structlog
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError
+from mcp_types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from nemovideo_mcp import __version__
+from nemovideo_mcp.errors import NemoError
+from nemovideo_mcp.jobs import Reporter
+from nemovideo_mcp.redact import redact, redact_value
+from nemovideo_mcp.results import (
+    CreditsResult,
+    ErrorInfo,
+    ExportResult,
+    GenerateResult,
+    StateResult,
+    UploadResult,
+)
+from nemovideo_mcp.service import NemoVideo
+from nemovideo_mcp.settings import Settings, load_settings
+
+log = structlog.get_logger(__name__)
+
+INSTRUCTIONS = """\
+Make and edit videos with NemoVideo. Typical flow: (optional) `upload` photos, clips or music ->
+`generate` with a plain-language instruction ("make a 30-second product video", "add lo-fi music at 35%")
+-> `state` to see the timeline -> `export` to get the MP4 on disk plus a download link.
+Costs: generate spends credits (a new video costs more than an edit); upload, state, credits and export are free.
+Long work runs in the background: when a result says status "running", call `state` with its job_id
+(for generate) or `export` again (for export) to keep waiting; never resend a generate instruction,
+that would charge twice. Relay results in your own words; the server already performs any
+"click/open/drag" steps the backend mentions."""
+
+WaitSeconds = Annotated[
+    float | None,
+    Field(
+        default=None,
+        ge=0,
+        le=600,
+        description="How long to wait for the result before returning a job id (default 45 s; 0 returns at once).",
+    ),
+]
+
+
+@asynccontextmanager
+async def _lifespan(server: MCPServer[NemoVideo]) -> AsyncIterator[NemoVideo]:
+    settings, error = _settings_for(server)
+    async with NemoVideo(settings, error) as service:
+        yield service
+
+
+_SETTINGS: dict[int, tuple[Settings, Any]] = {}
+
+
+def _settings_for(server: MCPServer[Any]) -> tuple[Settings, Any]:
+    return _SETTINGS.get(id(server)) or load_settings()
+
+
+def build_server(settings: Settings | None = None, settings_error: NemoError | None = None) -> MCPServer[NemoVideo]:
+    """The MCP server; settings default to the environment (tests pass their own)."""
+    server: MCPServer[NemoVideo] = MCPServer(
+        "nemovideo",
+        title="NemoVideo",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        lifespan=_lifespan,
+    )
+    if settings is not None:
+        _SETTINGS[id(server)] = (settings, settings_error)
+
+    @server.tool(
+        name="generate",
+        title="Generate or edit a video",
+        description=(
+            "Send any creation or edit instruction to the NemoVideo agent: 'make a 20-second video about our "
+            "coffee shop from the uploaded photos', 'add lo-fi BGM at 35%', 'add the title \"Urban Dreams\"'. "
+            "Spends credits (creation more than edits). Returns the agent's reply, what changed on the timeline "
+            "and a summary. Generation takes 1-5 minutes: if the result has status 'running', call `state` with "
+            "its job_id to wait; do NOT send the same instruction again. Plain requests to export, check credits, "
+            "show status or upload a file are routed to those actions without spending credits; 'make it and "
+            "send me the video' also exports the result."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    )
+    async def generate(
+        instruction: Annotated[
+            str,
+            Field(min_length=1, max_length=8000, description="What to make or change, in plain words (any language)."),
+        ],
+        ctx: Context[NemoVideo],
+        wait_seconds: WaitSeconds = None,
+    ) -> Annotated[CallToolResult, GenerateResult]:
+        service = ctx.request_context.lifespan_context
+        return await _run(
+            service,
+            lambda: service.generate(instruction, wait_seconds, _reporter(ctx)),
+            lambda e: GenerateResult(status="failed", message=e.message, error=e),
+        )
+
+    @server.tool(
+        name="upload",
+        title="Upload media",
+        description=(
+            "Upload local files (absolute paths, or paths relative to your home folder) and/or http(s) URLs of "
+            "videos, images or audio for the video: mp4, mov, avi, webm, mkv, jpg, png, gif, webp, mp3, wav, m4a, "
+            "aac; at most 200 MB each. Free. Pass paths, never file contents. Returns what the backend recorded "
+            "(type, duration, size). Then describe the video with `generate`."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    )
+    async def upload(
+        sources: Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=4096)]],
+            Field(min_length=1, max_length=20, description="File paths and/or http(s) URLs."),
+        ],
+        ctx: Context[NemoVideo],
+    ) -> Annotated[CallToolResult, UploadResult]:
+        service = ctx.request_context.lifespan_context
+        return await _run(
+            service,
+            lambda: service.upload(sources, _reporter(ctx)),
+            lambda e: UploadResult(status="failed", message=e.message, error=e),
+        )
+
+    @server.tool(
+        name="state",
+        title="Show the timeline or a job",
+        description=(
+            "Show the current timeline (tracks, clips, music, titles) as a summary plus the raw draft, and the "
+            "background jobs. With job_id, wait for that job (a generate or export that returned status "
+            "'running') and return its result. Free and read-only."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        ),
+    )
+    async def state(
+        ctx: Context[NemoVideo],
+        job_id: Annotated[
+            str | None, Field(default=None, max_length=64, description="A job id from generate or export.")
+        ] = None,
+        wait_seconds: WaitSeconds = None,
+    ) -> Annotated[CallToolResult, StateResult]:
+        service = ctx.request_context.lifespan_context
+        return await _run(
+            service,
+            lambda: service.state(job_id, wait_seconds, _reporter(ctx)),
+            lambda e: StateResult(message=e.message, error=e),
+        )
+
+    @server.tool(
+        name="credits",
+        title="Credit balance",
+        description=(
+            "Show the credit balance: available, frozen (held by running jobs) and total. For a free anonymous "
+            "account that has run out, includes the link to register. Free and read-only."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        ),
+    )
+    async def credits(ctx: Context[NemoVideo]) -> Annotated[CallToolResult, CreditsResult]:
+        service = ctx.request_context.lifespan_context
+        return await _run(
+            service, lambda: service.credits(_reporter(ctx)), lambda e: CreditsResult(message=e.message, error=e)
+        )
+
+    @server.tool(
+        name="export",
+        title="Export the MP4",
+        description=(
+            "Render the current timeline to an H.264 MP4, save it on this machine and return the path, the "
+            "download URL and a resource link. Free (no credits). Rendering takes 30-90 s: if the result says "
+            "'running', call export again to keep waiting; it resumes the same render, never starts a second "
+            "one. Use filename to choose the file name (never overwrites), cancel=true to stop a render."
+        ),
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        ),
+    )
+    async def export(
+        ctx: Context[NemoVideo],
+        job_id: Annotated[
+            str | None, Field(default=None, max_length=64, description="Resume or cancel this export job.")
+        ] = None,
+        filename: Annotated[
+            str | None,
+            Field(default=None, max_length=120, description="File name for the MP4 (saved in the export folder)."),
+        ] = None,
+        wait_seconds: WaitSeconds = None,
+        cancel: Annotated[bool, Field(description="Cancel the running export instead.")] = False,
+    ) -> Annotated[CallToolResult, ExportResult]:
+        service = ctx.request_context.lifespan_context
+        return await _run(
+            service,
+            lambda: service.export(
+                job_id=job_id, filename=filename, wait_seconds=wait_seconds, cancel=cancel, report=_reporter(ctx)
+            ),
+            lambda e: ExportResult(status="failed", message=e.message, error=e),
+        )
+
+    @server.resource(
+        "nemovideo://exports/{name}",
+        name="export",
+        title="Exported video",
+        description="An MP4 saved by export, read from the export folder.",
+        mime_type="video/mp4",
+    )
+    async def exported(name: str, ctx: Context[NemoVideo]) -> bytes:
+        import anyio
+
+        service = ctx.request_context.lifespan_context
+        path = await anyio.to_thread.run_sync(service.exported_file, name)
+        if path is None:
+            raise ResourceError("No such export. Only files saved by export in the export folder can be read.")
+        return await anyio.Path(path).read_bytes()
+
+    return server
+
+
+async def _run(
+    service: NemoVideo, call: Callable[[], Awaitable[BaseModel]], on_error: Callable[[ErrorInfo], BaseModel]
+) -> CallToolResult:
+    """Run a service call and turn its result, or its `NemoError`, into a tool result."""
+    try:
+        result = await call()
+    except NemoError as exc:
+        info = service.explain(exc)
+        log.info("tool error", code=info.code)
+        return _to_result(on_error(info), is_error=True)
+    failed = getattr(result, "error", None) is not None and getattr(result, "status", "failed") == "failed"
+    return _to_result(result, is_error=failed)
+
+
+def _to_result(model: BaseModel, *, is_error: bool) -> CallToolResult:
+    data = redact_value(model.model_dump(mode="json"))
+    content: list[Any] = [TextContent(type="text", text=redact(str(data.get("message", ""))))]
+    for link in _resource_links(data):
+        content.append(link)
+    return CallToolResult(content=content, structured_content=data, is_error=is_error)
+
+
+def _resource_links(data: dict[str, Any]) -> list[ResourceLink]:
+    exports = [data, data.get("export")]
+    links = []
+    for item in exports:
+        if isinstance(item, dict) and item.get("resource_uri") and item.get("path"):
+            links.append(
+                ResourceLink(
+                    type="resource_link",
+                    uri=item["resource_uri"],
+                    name=item["resource_uri"].rsplit("/", 1)[-1],
+                    title="Exported MP4",
+                    mime_type="video/mp4",
+                    size=item.get("size_bytes"),
+                    description=f"Saved at {item['path']}",
+                )
+            )
+    return links
+
+
+def _reporter(ctx: Context[Any]) -> Reporter:
+    meta = ctx.request_context.meta
+    has_token = meta is not None and getattr(meta, "progress_token", None) is not None
+    if meta is not None and not has_token and isinstance(meta, dict):
+        has_token = meta.get("progressToken") is not None
+
+    async def report(message: str, progress: float | None = None) -> None:
+        message = redact(message)
+        if has_token:
+            await ctx.report_progress(progress if progress is not None else 0, total=100, message=message)
+            return
+        # No progress token: fall back to a log message (delivered where the client opted in).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                await ctx.info(message)
+            except Exception:  # a client that cannot take log messages must not fail the call
+                pass
+
+    return report
