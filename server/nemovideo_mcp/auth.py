@@ -130,7 +130,16 @@ class Connection:
             grant, anonymous = await self._token_locked(force_new=False)
             session = self._stored_session(grant.token)
             if session is None:
-                session = await self._new_session_locked(grant)
+                try:
+                    session = await self._new_session_locked(grant)
+                except ApiError as exc:
+                    if exc.code != "auth_failed":
+                        raise
+                    if not anonymous:
+                        raise _rejected_user_token() from None
+                    # The stored anonymous token was revoked early: get a fresh one, once.
+                    grant, _ = await self._token_locked(force_new=True)
+                    session = await self._new_session_locked(grant)
         identity = Identity(
             token=grant.token,
             user_id=session.get("user_id") or grant.user_id,
@@ -222,11 +231,7 @@ class Connection:
 
     async def _renew_token(self, identity: Identity, notify: Notifier) -> Identity:
         if not identity.anonymous:
-            raise NemoError(
-                "token_rejected",
-                "NemoVideo rejected the token in NEMO_TOKEN (invalid or expired). Copy a fresh token from your "
-                "NemoVideo account into NEMO_TOKEN, or unset NEMO_TOKEN to use a free anonymous account.",
-            )
+            raise _rejected_user_token()
         await notify("The sign-in expired; reconnecting...")
         async with self._lock, self.store.async_lock("identity"):
             current = self._stored_token()
@@ -285,6 +290,14 @@ def _expired(expires_at: str | None) -> bool:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment - _EXPIRY_MARGIN <= datetime.now(UTC)
+
+
+def _rejected_user_token() -> NemoError:
+    return NemoError(
+        "token_rejected",
+        "NemoVideo rejected the token in NEMO_TOKEN (invalid or expired). Copy a fresh token from your "
+        "NemoVideo account into NEMO_TOKEN, or unset NEMO_TOKEN to use a free anonymous account.",
+    )
 
 
 def _token_error(exc: ApiError) -> NemoError:

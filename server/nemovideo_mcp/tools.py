@@ -7,6 +7,7 @@ an MP4). Errors become `is_error` results whose text says what to do.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field
 from nemovideo_mcp import __version__
 from nemovideo_mcp.errors import NemoError
 from nemovideo_mcp.jobs import Reporter
+from nemovideo_mcp.logs import configure_logging
 from nemovideo_mcp.redact import redact, redact_value
 from nemovideo_mcp.results import (
     CreditsResult,
@@ -73,6 +75,8 @@ def _settings_for(server: MCPServer[Any]) -> tuple[Settings, Any]:
 
 def build_server(settings: Settings | None = None, settings_error: NemoError | None = None) -> MCPServer[NemoVideo]:
     """The MCP server; settings default to the environment (tests pass their own)."""
+    if not structlog.is_configured():
+        configure_logging(settings.log_level if settings else "INFO")
     server: MCPServer[NemoVideo] = MCPServer(
         "nemovideo",
         title="NemoVideo",
@@ -279,22 +283,18 @@ def _resource_links(data: dict[str, Any]) -> list[ResourceLink]:
 
 
 def _reporter(ctx: Context[Any]) -> Reporter:
-    meta = ctx.request_context.meta
-    has_token = meta is not None and getattr(meta, "progress_token", None) is not None
-    if meta is not None and not has_token and isinstance(meta, dict):
-        has_token = meta.get("progressToken") is not None
+    meta = ctx.request_context.meta or {}
+    has_token = meta.get("progress_token") is not None or meta.get("progressToken") is not None
 
     async def report(message: str, progress: float | None = None) -> None:
         message = redact(message)
-        if has_token:
-            await ctx.report_progress(progress if progress is not None else 0, total=100, message=message)
-            return
-        # No progress token: fall back to a log message (delivered where the client opted in).
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                await ctx.info(message)
-            except Exception:  # a client that cannot take log messages must not fail the call
-                pass
+        # A no-op when the client sent no progress token.
+        await ctx.report_progress(progress if progress is not None else 0, total=100, message=message)
+        if not has_token:
+            # Without a token, a log message is the only channel (delivered where the client opted in).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with contextlib.suppress(Exception):
+                    await ctx.info(message)
 
     return report

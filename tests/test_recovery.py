@@ -1,0 +1,146 @@
+"""Bootstrap and the documented recoveries, each driven through the MCP client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import inprocess, make_settings, over_stdio, record_output, stdio_env, text_of
+from nemovideo_mcp.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.settings import Settings
+
+
+async def test_first_call_bootstraps_and_identity_survives_restart(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        first = await client.call_tool("state", {})
+        record_output(first)
+        assert not first.is_error, text_of(first)
+    async with inprocess(settings) as client:  # a new server process would see the same state folder
+        second = await client.call_tool("credits", {})
+        assert not second.is_error
+    assert emu.anonymous_tokens_issued == 1
+    assert len(emu.sessions) == 1
+    client_id = (settings.state_dir / "client_id").read_text().strip()
+    assert len(client_id) == 36
+    assert oct((settings.state_dir / "identity.json").stat().st_mode & 0o777) == "0o600"
+
+
+async def test_expired_anonymous_token_is_renewed_once(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        await client.call_tool("credits", {})
+        emu.expire_all_tokens()
+        result = await client.call_tool("credits", {})
+        record_output(result)
+        assert not result.is_error, text_of(result)
+    assert emu.anonymous_tokens_issued == 2
+
+
+async def test_http_401_is_treated_like_1001(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        await client.call_tool("credits", {})
+        emu.fail_next("credits", http_status=401)
+        result = await client.call_tool("credits", {})
+        assert not result.is_error, text_of(result)
+    assert emu.anonymous_tokens_issued == 2
+
+
+async def test_rejected_user_token_gives_clear_message(backend: EmulatorServer, home: Path, emu: Emulator) -> None:
+    secret = "nmv_usr_user_supplied_but_unknown_0001"
+    settings = make_settings(backend, home, token=secret)
+    async with inprocess(settings) as client:
+        result = await client.call_tool("credits", {})
+        record_output(result)
+    assert result.is_error
+    assert result.structured_content["error"]["code"] == "token_rejected"
+    assert "NEMO_TOKEN" in text_of(result)
+    assert secret not in text_of(result) and secret not in repr(result.structured_content)
+    assert emu.anonymous_tokens_issued == 0
+
+
+async def test_user_token_is_used_instead_of_anonymous(backend: EmulatorServer, home: Path, emu: Emulator) -> None:
+    token = "nmv_usr_registered_user_token_0002"
+    emu.add_user(token, registered=True, credits=777)
+    async with inprocess(make_settings(backend, home, token=token)) as client:
+        result = await client.call_tool("credits", {})
+    assert result.structured_content["available"] == 777
+    assert result.structured_content["anonymous"] is False
+    assert emu.anonymous_tokens_issued == 0
+
+
+async def test_lost_session_is_recreated_and_user_told(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        await client.call_tool("state", {})
+        emu.drop_all_sessions()
+        result = await client.call_tool("state", {})
+        record_output(result)
+    assert not result.is_error, text_of(result)
+    assert any("started fresh" in n for n in result.structured_content["notices"])
+    assert len(emu.sessions) >= 1 and emu.anonymous_tokens_issued == 1
+
+
+async def test_adk_404_session_not_found_on_stream(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        await client.call_tool("state", {})
+        emu.fail_next("run_sse", fault="session_not_found_404")
+        result = await client.call_tool("generate", {"instruction": "add a title \"Hello\""})
+        record_output(result)
+    assert not result.is_error, text_of(result)
+    assert "started fresh" in text_of(result)
+    assert emu.run_sse_calls == 2  # the refused attempt, then one served on the new session
+
+
+async def test_http_400_on_token_call_makes_new_client_id(settings: Settings, emu: Emulator) -> None:
+    settings.state_dir.mkdir(parents=True)
+    (settings.state_dir / "client_id").write_text("6f1c1a52-5f1e-4b53-9a44-bd0f2b0d9e11")
+    emu.fail_next("anonymous_token", http_status=400)
+    async with inprocess(settings) as client:
+        result = await client.call_tool("credits", {})
+    assert not result.is_error, text_of(result)
+    assert (settings.state_dir / "client_id").read_text().strip() != "6f1c1a52-5f1e-4b53-9a44-bd0f2b0d9e11"
+    assert emu.anonymous_tokens_issued == 1
+
+
+@pytest.mark.parametrize("route", ["anonymous_token", "credits"])
+async def test_429_is_retried_once_after_the_delay(settings: Settings, emu: Emulator, route: str) -> None:
+    emu.fail_next(route, http_status=429)
+    async with inprocess(settings) as client:
+        result = await client.call_tool("credits", {})
+    assert not result.is_error, text_of(result)
+
+
+async def test_429_twice_on_token_explains_the_weekly_limit(settings: Settings, emu: Emulator) -> None:
+    emu.fail_next("anonymous_token", http_status=429, times=2)
+    async with inprocess(settings) as client:
+        result = await client.call_tool("credits", {})
+    assert result.is_error
+    assert result.structured_content["error"]["code"] == "rate_limited"
+    assert "NEMO_TOKEN" in text_of(result)
+
+
+async def test_invalid_setting_keeps_server_listed_and_explains(backend: EmulatorServer, home: Path) -> None:
+    env = stdio_env(backend, home, NEMO_LANGUAGE="not a language!")
+    async with over_stdio(env) as client:
+        tools = await client.list_tools()
+        assert len(tools.tools) == 5
+        for name, args in [("credits", {}), ("state", {}), ("generate", {"instruction": "hi"})]:
+            result = await client.call_tool(name, args)
+            assert result.is_error
+            text = text_of(result)
+            assert "NEMO_LANGUAGE" in text and "en, zh-CN" in text
+            assert "\n" not in text.strip()
+    log = (home / "server-stderr.log").read_text()
+    assert "NEMO_LANGUAGE" in log
+
+
+async def test_connected_notice_in_human_words(settings: Settings) -> None:
+    messages: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async with inprocess(settings) as client:
+        await client.call_tool("credits", {}, progress_callback=on_progress)
+    assert "Setting things up..." in messages
+    assert any(m.startswith("Connected") for m in messages)
+    assert not any("{" in m or "nmv_" in m for m in messages)
