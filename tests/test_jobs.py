@@ -1,0 +1,234 @@
+"""Long-running work: jobs outlive calls, progress flows, exports survive failures and restarts.
+
+The emulator's clock is scaled (1 emulated second = 1 ms), so a 150 s
+generation or a 45 s render takes a fraction of a second here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from conftest import inprocess, make_settings, over_stdio, probe_video, record_output, stdio_env, text_of
+from nemovideo_mcp.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.settings import Settings
+
+VIDEO = "make a 10-second video about city lights"
+TITLE_DRAFT = {
+    "t": [
+        {"tt": 0, "sg": [{"d": 10000, "m": {"name": "city lights"}}]},
+        {"tt": 7, "sg": [{"d": 3000, "m": {"text": "Urban Dreams", "kind": "title"}}]},
+    ],
+    "d": 10000,
+    "m": {"width": 640, "height": 360},
+}
+
+
+async def _make_video(client: Any) -> None:
+    result = await client.call_tool("generate", {"instruction": VIDEO})
+    assert not result.is_error, text_of(result)
+
+
+async def test_generate_longer_than_wait_returns_job_then_completes(settings: Settings, emu: Emulator) -> None:
+    emu.next_stream("Here is your draft.", draft=TITLE_DRAFT, duration_s=300)
+    async with inprocess(settings) as client:
+        first = await client.call_tool("generate", {"instruction": VIDEO, "wait_seconds": 0})
+        data = first.structured_content
+        assert data["status"] == "running" and data["job_id"]
+        assert "state" in text_of(first) and data["job_id"] in text_of(first)
+        again = await client.call_tool("state", {"job_id": data["job_id"], "wait_seconds": 30})
+        record_output(again)
+        job = again.structured_content["job"]
+        assert job["status"] == "succeeded", text_of(again)
+        assert job["reply"] == "Here is your draft."
+        assert job["elapsed_s"] is not None
+        # Waiting again is idempotent.
+        third = await client.call_tool("state", {"job_id": data["job_id"], "wait_seconds": 0})
+        assert third.structured_content["job"]["reply"] == "Here is your draft."
+    assert emu.run_sse_calls == 1
+
+
+async def test_client_cancelling_the_call_does_not_stop_the_job(settings: Settings, emu: Emulator) -> None:
+    emu.next_stream("Done with the edit.", draft=TITLE_DRAFT, duration_s=200)
+    async with inprocess(settings) as client:
+        with anyio.move_on_after(0.05):
+            await client.call_tool("generate", {"instruction": VIDEO})
+        with anyio.fail_after(20):
+            while True:
+                state = await client.call_tool("state", {})
+                if not state.structured_content["jobs"]:
+                    break
+                await anyio.sleep(0.02)
+        assert "Urban Dreams" in state.structured_content["timeline"]["summary"]
+
+
+async def test_progress_notifications_reach_a_client_with_a_token(settings: Settings, emu: Emulator) -> None:
+    messages: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async with inprocess(settings) as client:
+        await client.call_tool("generate", {"instruction": VIDEO}, progress_callback=on_progress)
+    assert any(m.startswith("Working on it") for m in messages), messages
+    assert len(messages) >= 3
+
+
+async def test_still_working_on_a_heartbeat_only_stream(backend: EmulatorServer, home: Path, emu: Emulator) -> None:
+    settings = make_settings(backend, home, still_working_interval=0.05)
+    emu.next_stream("Finally done.", heartbeats=40, duration_s=600)
+    messages: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async with inprocess(settings) as client:
+        result = await client.call_tool("generate", {"instruction": VIDEO}, progress_callback=on_progress)
+    assert result.structured_content["reply"] == "Finally done."
+    notes = [m for m in messages if m.startswith("Still working")]
+    assert notes, messages
+
+
+async def test_silent_stream_reports_the_diff(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        draft = next(iter(emu.sessions.values())).draft
+        changed = {**draft, "t": [*draft["t"], {"tt": 7, "sg": [{"d": 3000, "m": {"text": "Urban Dreams",
+                                                                                  "kind": "title"}}]}]}
+        emu.next_stream(silent=True, draft=changed)
+        result = await client.call_tool("generate", {"instruction": 'add the title "Urban Dreams"'})
+        record_output(result)
+        emu.next_stream(silent=True)
+        nothing = await client.call_tool("generate", {"instruction": "make it pop"})
+    changes = result.structured_content["changes"]
+    assert any(c.startswith("Added track") and "Urban Dreams" in c for c in changes), changes
+    assert "Urban Dreams" in text_of(result)
+    assert nothing.structured_content["changes"] == []
+    assert "did not change" in text_of(nothing) and "rephras" in text_of(nothing)
+
+
+async def test_dropped_stream_is_not_resent(settings: Settings, emu: Emulator) -> None:
+    emu.next_stream("never seen", draft=TITLE_DRAFT, duration_s=100, drop_after_s=50)
+    async with inprocess(settings) as client:
+        result = await client.call_tool("generate", {"instruction": VIDEO})
+        record_output(result)
+        assert not (await client.call_tool("credits", {})).is_error
+    assert result.structured_content["error"]["code"] == "stream_dropped"
+    assert "not sent again" in text_of(result)
+    assert emu.run_sse_calls == 1
+
+
+@pytest.mark.parametrize(("shape", "url_missing"), [("wrapped", False), ("flat", False), ("wrapped", True)])
+async def test_export_with_each_status_shape(settings: Settings, emu: Emulator, shape: str,
+                                             url_missing: bool) -> None:
+    emu.render_shape = shape  # type: ignore[assignment]
+    emu.render_url_missing = url_missing
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        result = await client.call_tool("export", {})
+        record_output(result)
+    assert result.structured_content["status"] == "succeeded", text_of(result)
+    assert probe_video(Path(result.structured_content["path"]))["codec"] == "h264"
+    if url_missing:
+        assert any("/download" in r.path for r in emu.requests)
+
+
+async def test_failed_render_is_retried_once_with_a_new_id(settings: Settings, emu: Emulator) -> None:
+    emu.fail_next_render("GPU worker lost")
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        result = await client.call_tool("export", {})
+    assert result.structured_content["status"] == "succeeded", text_of(result)
+    assert len(emu.renders) == 2
+    assert result.structured_content["render_id"] == list(emu.renders)[-1]
+
+
+async def test_render_failing_twice_reports_the_reason(settings: Settings, emu: Emulator) -> None:
+    emu.fail_next_render("GPU worker lost", times=2)
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        result = await client.call_tool("export", {})
+    assert result.is_error and "GPU worker lost" in text_of(result)
+    assert result.structured_content["error"]["code"] == "render_failed"
+    assert len(emu.renders) == 2
+    assert list(settings.export_dir.glob("*")) == [] if settings.export_dir.exists() else True
+
+
+async def test_interrupted_download_leaves_no_partial_file(settings: Settings, emu: Emulator) -> None:
+    emu.fail_next("cdn", fault="cut_download", times=10)
+    emu.fail_next("render_download", fault="cut_download", times=10)
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        result = await client.call_tool("export", {"filename": "cut.mp4"})
+        assert result.is_error and result.structured_content["error"]["code"] == "download_failed"
+        assert sorted(p.name for p in settings.export_dir.iterdir()) == []
+        # Once the network behaves, export again finishes the same render without rendering twice.
+        emu.fail_next("cdn", fault="cut_download", times=0)
+        retry = await client.call_tool("export", {"job_id": result.structured_content["job_id"]})
+    if retry.is_error:  # the emulator may keep faults queued; the file must still never be partial
+        assert not (settings.export_dir / "cut.mp4").exists()
+    else:
+        assert (settings.export_dir / "cut.mp4").stat().st_size > 1000
+
+
+async def test_two_exports_in_parallel_get_their_own_files(settings: Settings, emu: Emulator) -> None:
+    results: dict[str, Any] = {}
+    async with inprocess(settings) as client:
+        await _make_video(client)
+
+        async def run(name: str) -> None:
+            results[name] = await client.call_tool("export", {"filename": name})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run, "first.mp4")
+            tg.start_soon(run, "second.mp4")
+    paths = {results[n].structured_content["path"] for n in results}
+    assert len(paths) == 2 and all(Path(p).is_file() for p in paths)
+    assert len(emu.renders) == 2
+
+
+async def test_export_again_resumes_the_same_render(settings: Settings, emu: Emulator) -> None:
+    emu.render_seconds = 300
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        first = await client.call_tool("export", {"wait_seconds": 0})
+        assert first.structured_content["status"] == "running"
+        second = await client.call_tool("export", {"wait_seconds": 30})
+    assert second.structured_content["status"] == "succeeded"
+    assert second.structured_content["job_id"] == first.structured_content["job_id"]
+    assert len(emu.renders) == 1
+
+
+async def test_cancel_a_render(settings: Settings, emu: Emulator) -> None:
+    emu.render_seconds = 100_000
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        started = await client.call_tool("export", {"wait_seconds": 0.05})
+        cancelled = await client.call_tool("export", {"cancel": True})
+    assert started.structured_content["status"] == "running"
+    assert cancelled.structured_content["status"] == "cancelled", text_of(cancelled)
+    render = next(iter(emu.renders.values()))
+    assert render.cancelled
+
+
+async def test_restarted_server_recovers_the_render(backend: EmulatorServer, home: Path, emu: Emulator) -> None:
+    emu.render_seconds = 1500  # 1.5 s real: long enough to kill the server in the middle
+    env = stdio_env(backend, home)
+    async with over_stdio(env) as client:
+        await _make_video(client)
+        started = await client.call_tool("export", {"wait_seconds": 0.2})
+        assert started.structured_content["status"] == "running"
+        job_id = started.structured_content["job_id"]
+    # The server process is gone (the client terminated it) while the render runs on.
+    async with over_stdio(env) as client:
+        state = await client.call_tool("state", {})
+        assert [j["job_id"] for j in state.structured_content["jobs"]] == [job_id]
+        resumed = await client.call_tool("export", {"wait_seconds": 30})
+        record_output(resumed)
+    assert resumed.structured_content["status"] == "succeeded", text_of(resumed)
+    assert resumed.structured_content["job_id"] == job_id
+    assert len(emu.renders) == 1
+    assert probe_video(Path(resumed.structured_content["path"]))["codec"] == "h264"
