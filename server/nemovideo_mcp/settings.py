@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     still_working_interval: float = Field(
         default=120.0, gt=0, le=3600, description="At most one 'Still working...' note per this many seconds."
     )
-    poll_initial: float = Field(default=1.0, gt=0, le=60, description="First render status poll interval (s).")
+    poll_initial: float = Field(default=15.0, gt=0, le=60, description="Seconds before the first render status poll.")
     poll_max: float = Field(default=30.0, gt=0, le=300, description="Longest render status poll interval (s).")
     poll_factor: float = Field(default=1.5, ge=1, le=4, description="Growth of the poll interval per poll.")
     render_timeout: float = Field(

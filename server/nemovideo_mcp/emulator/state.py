@@ -203,11 +203,10 @@ class RenderJob:
         elif fraction >= 1.0 and not self.never_finishes:
             self.status, self.progress = "completed", 100
             self.completed_at = self.created_at + self.duration_s  # when it finished, not when asked
-        elif fraction < 0.1:
-            self.status, self.progress = "pending", 5
         else:
-            self.status = "processing"
-            self.progress = min(95 if self.never_finishes else 99, 5 + int(90 * fraction))
+            # Progress runs evenly from the 5 % of the start answer to 100 % at completion.
+            self.status = "pending" if fraction < 0.05 else "processing"
+            self.progress = min(95 if self.never_finishes else 99, 5 + int(95 * fraction))
 
 
 @dataclass
