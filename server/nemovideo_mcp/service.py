@@ -373,13 +373,16 @@ class NemoVideo:
                         say=f"Next possible step: {action.detail}.",
                     )
                 )
-        if also_export and result.error is None and after.is_export_ready:
-            job.update("Exporting the video...")
-            export_job = self._start_export(filename=None)
-            result.export = await self._export_wait(export_job, self.settings.render_timeout, no_report)
-            if result.export.error is not None:
-                result.error = result.export.error
-        result.notices = self.conn.take_notices()
+        if also_export and result.error is None:
+            if after.is_export_ready:
+                job.update("Exporting the video...")
+                export_job = self._start_export(filename=None)
+                result.export = await self._export_wait(export_job, self.settings.render_timeout, no_report)
+                if result.export.error is not None:
+                    result.error = result.export.error
+            else:
+                result.notices.append("Nothing to export yet: the timeline has no clips.")
+        result.notices += self.conn.take_notices()
         result.message = _generate_message(result, silent=not reply and dropped is None and not collector.errors)
         return result.model_dump(mode="json")
 

@@ -1,0 +1,61 @@
+"""GUI replies become actions, end to end through the MCP client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import inprocess, probe_video, record_output, text_of
+from nemovideo_mcp.emulator import Emulator
+from nemovideo_mcp.settings import Settings
+
+FORBIDDEN = ("click", "open the", "drag", "preview", "点击", "打开", "拖拽")
+
+
+async def test_export_button_reply_and_send_me_the_video_saves_mp4(settings: Settings, emu: Emulator) -> None:
+    draft = {"t": [{"tt": 0, "sg": [{"d": 4000, "m": {"name": "autumn leaves"}}]}], "d": 4000,
+             "m": {"width": 640, "height": 360}}
+    emu.next_stream("Done! Click the Export button to download", draft=draft)
+    async with inprocess(settings) as client:
+        result = await client.call_tool("generate", {"instruction": "make it and send me the video"})
+        record_output(result)
+    assert not result.is_error, text_of(result)
+    data = result.structured_content
+    assert data["export"]["status"] == "succeeded"
+    path = Path(data["export"]["path"])
+    assert path.is_file() and probe_video(path)["codec"] == "h264"
+    text = text_of(result).lower()
+    assert not any(word in text for word in FORBIDDEN), text
+    assert any(getattr(b, "type", "") == "resource_link" for b in result.content)
+
+
+async def test_export_button_reply_without_asking_is_a_next_step(settings: Settings, emu: Emulator) -> None:
+    emu.next_stream("Your video is ready! Click the Export button to download it.")
+    async with inprocess(settings) as client:
+        result = await client.call_tool("generate", {"instruction": "make a 10-second video about autumn"})
+    data = result.structured_content
+    assert data["export"] is None and emu.renders == {}
+    assert [s["tool"] for s in data["next_steps"]] == ["export"]
+    assert "click" not in text_of(result).lower()
+
+
+async def test_chinese_gui_reply_and_panel_phrases(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        await client.call_tool("generate", {"instruction": "make a 10-second video about tea"})
+        emu.next_stream("已添加背景音乐。打开音乐面板可以调整音量，然后点击导出按钮下载视频。")
+        result = await client.call_tool("generate", {"instruction": "加一段轻松的背景音乐"})
+    text = text_of(result)
+    assert not any(word in text for word in FORBIDDEN), text
+    assert "Timeline (" in text  # the panel is answered inline with the summary
+    assert any(s["tool"] == "export" for s in result.structured_content["next_steps"])
+
+
+async def test_intent_routing_spends_no_stream_turn(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        credits = await client.call_tool("generate", {"instruction": "how many credits do I have?"})
+        status = await client.call_tool("generate", {"instruction": "状态"})
+        negative = await client.call_tool("generate", {"instruction": "make a status update video for the team"})
+    assert credits.structured_content["routed_to"] == "credits"
+    assert credits.structured_content["credits"]["available"] == 100
+    assert status.structured_content["routed_to"] == "state"
+    assert negative.structured_content["routed_to"] is None
+    assert emu.run_sse_calls == 1
