@@ -116,7 +116,8 @@ class Exporter:
                 )
             await anyio.sleep(schedule.next_delay(elapsed))
             try:
-                status = await self.api.render_status(render_id)
+                # Through the connection: an expired token mid-render is renewed, not fatal.
+                status = await self.conn.call(lambda _: self.api.render_status(render_id))
             except TransportError:
                 continue  # the GET already retried; keep polling, the render is unaffected
             schedule.record(time.monotonic() - started, status.progress)

@@ -460,6 +460,7 @@ class NemoVideo:
             "render_id": record.params.get("render_id"),
             "elapsed_s": record.elapsed_s,
         }
+        base["notices"] = self.conn.take_notices()
         if record.status == "running":
             return ExportResult(
                 message=(
