@@ -21,7 +21,7 @@ from mcp_types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from nemovideo_mcp import __version__
-from nemovideo_mcp.errors import NemoError
+from nemovideo_mcp.errors import NemoError, SettingsError
 from nemovideo_mcp.jobs import Reporter
 from nemovideo_mcp.logs import configure_logging
 from nemovideo_mcp.redact import redact, redact_value
@@ -59,33 +59,27 @@ WaitSeconds = Annotated[
 ]
 
 
-@asynccontextmanager
-async def _lifespan(server: MCPServer[NemoVideo]) -> AsyncIterator[NemoVideo]:
-    settings, error = _settings_for(server)
-    async with NemoVideo(settings, error) as service:
-        yield service
-
-
-_SETTINGS: dict[int, tuple[Settings, Any]] = {}
-
-
-def _settings_for(server: MCPServer[Any]) -> tuple[Settings, Any]:
-    return _SETTINGS.get(id(server)) or load_settings()
-
-
-def build_server(settings: Settings | None = None, settings_error: NemoError | None = None) -> MCPServer[NemoVideo]:
+def build_server(settings: Settings | None = None, settings_error: SettingsError | None = None) -> MCPServer[NemoVideo]:
     """The MCP server; settings default to the environment (tests pass their own)."""
+    if settings is None:
+        settings, settings_error = load_settings()
     if not structlog.is_configured():
-        configure_logging(settings.log_level if settings else "INFO")
+        configure_logging(settings.log_level)
+    config = (settings, settings_error)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[NemoVideo]) -> AsyncIterator[NemoVideo]:
+        # The service, its HTTP client and its background jobs live as long as the server.
+        async with NemoVideo(*config) as service:
+            yield service
+
     server: MCPServer[NemoVideo] = MCPServer(
         "nemovideo",
         title="NemoVideo",
         instructions=INSTRUCTIONS,
         version=__version__,
-        lifespan=_lifespan,
+        lifespan=lifespan,
     )
-    if settings is not None:
-        _SETTINGS[id(server)] = (settings, settings_error)
 
     @server.tool(
         name="generate",
