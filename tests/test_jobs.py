@@ -232,3 +232,15 @@ async def test_restarted_server_recovers_the_render(backend: EmulatorServer, hom
     assert resumed.structured_content["job_id"] == job_id
     assert len(emu.renders) == 1
     assert probe_video(Path(resumed.structured_content["path"]))["codec"] == "h264"
+
+
+async def test_finished_export_asked_again_refreshes_the_url(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        first = await client.call_tool("export", {})
+        polls = next(iter(emu.renders.values())).status_requests
+        again = await client.call_tool("export", {"job_id": first.structured_content["job_id"]})
+    assert again.structured_content["path"] == first.structured_content["path"]
+    assert again.structured_content["url"]
+    assert next(iter(emu.renders.values())).status_requests == polls + 1
+    assert len(emu.renders) == 1

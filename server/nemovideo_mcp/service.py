@@ -439,11 +439,26 @@ class NemoVideo:
         if cancel:
             return await self._cancel_export(job)
         await self._connect(report)
-        if job is None or (job_id is None and not job.running and job.record.status != "interrupted"):
+        if job is None:
             job = self._start_export(filename)
         elif job.record.status == "interrupted" or _download_retryable(job.record):
             job = self.jobs.start("export", self.exporter.run, job_id=job.record.job_id)
+        elif job.record.status == "succeeded":
+            await self._refresh_url(job)
         return await self._export_wait(job, wait, report)
+
+    async def _refresh_url(self, job: Job) -> None:
+        """Download URLs expire: asking for a finished export again fetches a fresh one."""
+        render_id, result = job.record.params.get("render_id"), job.record.result
+        if not render_id or result is None:
+            return
+        try:
+            status = await self.conn.call(lambda _: self.api.render_status(render_id))
+        except NemoError as exc:
+            log.info("could not refresh the download URL", code=exc.code)
+            return
+        if status.url:
+            result["url"] = status.url
 
     def _start_export(self, filename: str | None) -> Job:
         return self.jobs.start("export", self.exporter.run, params={"filename": filename})
