@@ -37,8 +37,15 @@ def _converse(command: list[str], env: dict[str, str]) -> tuple[list[str], str]:
         for message in messages:
             proc.stdin.write(message)
             proc.stdin.flush()
-            if '"id"' in message:
-                lines.append(proc.stdout.readline())
+            wanted = json.loads(message).get("id")
+            # Read up to this request's reply; notifications (progress, log) may come first.
+            while wanted is not None:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+                if json.loads(line).get("id") == wanted:
+                    break
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
