@@ -59,3 +59,16 @@ async def test_intent_routing_spends_no_stream_turn(settings: Settings, emu: Emu
     assert status.structured_content["routed_to"] == "state"
     assert negative.structured_content["routed_to"] is None
     assert emu.run_sse_calls == 1
+
+
+async def test_files_named_in_a_creation_instruction_are_uploaded_first(
+    settings: Settings, emu: Emulator, photos: list[str]
+) -> None:
+    async with inprocess(settings) as client:
+        result = await client.call_tool("generate", {"instruction": f"make a 10-second video from {photos[0]}"})
+    data = result.structured_content
+    assert not result.is_error, text_of(result)
+    assert data["routed_to"] is None
+    assert [f["filename"] for f in data["upload"]["files"]] == ["photo1.png"]
+    uploads = next(iter(emu.sessions.values())).uploads
+    assert len(uploads) == 1

@@ -78,7 +78,7 @@ _CJK = r"\u3000-\u303f\u3400-\u9fff\uff00-\uffef"
 # Politeness and discourse words around a command. Stripping them before matching is what lets
 # the anchored patterns stay simple ("could you please export it for me?" -> "export it").
 _LEADING = re.compile(
-    r"""^(?:
+    r"""^(?:(?:
         (?:please|pls|plz|kindly|ok|okay|hey|hi|hello|yo|so|now|just|then|alright|also|and|nemo|nemovideo)\b
       | (?:can|could|would|will)\s+(?:you|u)\b
       | (?:can|could|may)\s+i\b
@@ -86,19 +86,19 @@ _LEADING = re.compile(
       | let's\b | lets\b | let\s+me\b | go\s+ahead\s+and\b | help\s+me(?:\s+to)?\b | time\s+to\b
       | (?:looks\s+(?:great|good|perfect|nice|amazing)|perfect|great|awesome|nice|love\s+it|good|cool
          |excellent|thanks|thank\s+you|yes|yep|sure|wow|amazing|done)\s*[!.,]+   # "Perfect! Export it."
-      | 请你?|麻烦你?|帮我|帮忙|你能|您能|你可以|您可以|能不能|能否|我想要?|我要|我需要|现在|那就|直接|先|好的?[,，!！。]?
+      | 请你?|麻烦你?|帮我|帮忙|你能|您能|你可以|您可以|能不能|能否|我想要?|我要|我需要
+      | 现在|那就|直接|先|可以|好的?[,，!！。]?
       | (?:很好|不错|完美|太棒了|可以了|行)[,，!！。]+
-    )[\s,，]*""",
+    )[\s,，]*)+""",
     re.X,
 )
-_TRAILING = re.compile(
-    r"""[\s,，]*(?:
-        please|pls|plz|now|right\s+now|asap|for\s+me|thanks|thank\s+you|thx|again
-      | 吧|呢|吗|啊|呀|嘛|哈|了|好吗|可以吗|行吗|谢谢|谢了|好不好
-    )$""",
-    re.X,
-)
-_EDGE_PUNCT = re.compile(r"^[\s.!?。！？~～…,，、;；:：]+|[\s.!?。！？~～…,，、;；:：]+$")
+# Trailing politeness is stripped from the end by hand, not with a regex anchored at $: a
+# searched "(...)+$" rescans a long run of fillers from every position (quadratic time).
+_TRAILING_WORDS = (
+    "right now", "thank you", "for me", "please", "pls", "plz", "now", "asap", "thanks", "thx", "again",
+    "好不好", "可以吗", "好吗", "行吗", "谢谢", "谢了", "吧", "呢", "吗", "啊", "呀", "嘛", "哈", "了",
+)  # fmt: skip
+_EDGE_CHARS = " \t\n.!?。！？~～…,，、;；:："
 _FILLER_ANYWHERE = re.compile(r"一下|帮我")  # pure filler in Chinese: "查一下积分" = "查积分"
 
 
@@ -109,12 +109,30 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _strip_trailing(text: str) -> str:
+    end = len(text)
+    while True:
+        while end and text[end - 1] in " ,，":
+            end -= 1
+        for word in _TRAILING_WORDS:
+            start = end - len(word)
+            # English words only as whole words: "know" does not end with the filler "now".
+            if (
+                start >= 0
+                and text.startswith(word, start)
+                and (not word.isascii() or not text[start - 1 : start].isalnum())
+            ):
+                end = start
+                break
+        else:
+            return text[:end]
+
+
 def _strip_fillers(text: str) -> str:
     while True:
         before = text
-        text = _EDGE_PUNCT.sub("", text)
-        text = _LEADING.sub("", text)
-        text = _TRAILING.sub("", text)
+        text = _LEADING.sub("", text.strip(_EDGE_CHARS))
+        text = _strip_trailing(text).strip(_EDGE_CHARS)
         if text == before:
             return text
 
@@ -147,7 +165,9 @@ _EXPORT_EN_QUESTION = rf"""(?:
     | where(?:'s|\s+is)\s+(?:my|the)\s+(?:final\s+)?(?:video|mp4|file|download(?:\s+link)?)
     | is\s+(?:it|the\s+video|my\s+video)\s+ready\s+(?:to|for)\s+(?:download|export)
     )"""
-_RESULT_ZH = r"(?:视频|成片|影片|作品|项目|结果|文件|它|这个|那个|最终视频|最终版本?|成品|mp4|video|the\s+video|it|this)"
+_RESULT_ZH = (
+    r"(?:视频|成片|影片|作品|项目|结果|文件|它|这个|那个|最终视频|最终版本?|成品|mp4|video|the\s+video|it|this)"
+)
 _EXPORT_ZH = rf"""(?:
       (?:把|将)?\s*{_RESULT_ZH}?\s*(?:给我)?\s*(?:导出|下载|渲染|输出)(?:来|出来|下来)?
       \s*(?:成|为|到)?\s*(?:mp4|视频|文件|本地|电脑|成片|高清|1080p|720p|4k|video|the\s+video|it)?(?:格式|视频)?
@@ -177,7 +197,7 @@ _CREDIT_ZH = r"(?:积分|余额|点数|额度|credits?|balance)"
 _CREDITS_ZH = rf"""(?:
       (?:查询|查看|查|看看|看|显示|告诉我|show|check)?\s*(?:我的|账户|账号|剩余|当前|可用|的)*\s*{_CREDIT_ZH}
         \s*(?:余额|还剩多少|还有多少|剩多少|有多少|多少|够不够|够吗|还够吗|是多少|情况|还有吗|剩余|还剩几个)?
-    | (?:我)?还(?:剩|有)(?:多少|几个?)\s*{_CREDIT_ZH}
+    | (?:我)?还(?:剩|有)(?:多少|几个?)?\s*{_CREDIT_ZH}
     | (?:多少|几个?)\s*{_CREDIT_ZH}
     | {_CREDIT_ZH}\s*(?:还)?(?:够|足够)(?:不够|么)?
     )"""
@@ -208,15 +228,14 @@ _STATE_ZH = r"""(?:
     )"""
 
 # After the sources are taken out, what may remain of a pure upload message.
-_UPLOAD_ONLY = rf"""(?:
-      (?:(?:please\s+)?(?:upload|import|add|attach|use|take|here's|here\s+is|here\s+are)\s*)?
-      (?:(?:this|these|that|my|the|a|an)\s+)?
-      (?:(?:file|files|video|videos|clip|clips|image|images|photo|photos|picture|pictures|pic|pics|footage|audio
-          |music|song|track|logo|media|asset|assets|recording)\s*)?
-      (?:(?:to|into)\s+(?:the\s+|my\s+)?(?:project|session|timeline|editor|nemovideo|nemo)\s*)?
-    | (?:把|将)?\s*(?:这个|这些|我的)?\s*(?:文件|视频|素材|图片|照片|音乐|音频)?\s*(?:上传|导入)(?:上去|到项目|到时间线)?
-        \s*(?:这个|这些|我的)?\s*(?:文件|视频|素材|图片|照片|音乐|音频)?
-    )"""
+_UPLOAD_ONLY = r"""
+    (?:(?:upload|import|add|attach|use|take|here's|here\s+is|here\s+are|上传|导入|添加|使用|用)\s*)?
+    (?:(?:this|these|that|my|the|a|an|这个|这些|我的)\s*)?
+    (?:(?:file|files|video|videos|clip|clips|image|images|photo|photos|picture|pictures|pic|pics|footage|audio
+        |music|song|track|logo|media|asset|assets|recording|文件|视频|素材|图片|照片|音乐|音频)\s*)?
+    (?:(?:to|into)\s+(?:the\s+|my\s+)?(?:project|session|timeline|editor|nemovideo|nemo)\s*|上去|到项目|到时间线)?
+    | (?:把|将)\s*(?:这个|这些|我的)?\s*(?:文件|视频|素材|图片|照片|音乐|音频)?\s*(?:上传|导入)(?:上去|到项目|到时间线)?
+    """
 _UPLOAD_WORD = re.compile(r"\b(?:upload|import)\b|上传|导入")
 _SOURCE_JOINERS = re.compile(rf"\s*(?:,|，|、|&|\band\b|和|以及|及)\s*(?={_SRC})|{_SRC}")
 
@@ -238,7 +257,7 @@ _THEN = re.compile(
         \b(?:and\s+then|and|then|after\s+that|afterwards|when\s+(?:it's\s+|it\s+is\s+)?(?:done|finished|ready)
            |once\s+(?:it's\s+|it\s+is\s+)?(?:done|finished|ready))\b
       | 然后|之后|以后|接着|并且|最后|完成后|再
-      | (?<=[\u4e00-\u9fff])(?:完|好)?了?(?:之?后|以后)?{_EXPORT_AHEAD}
+      | (?<=[\u4e00-\u9fff])(?:(?:完|好)了?(?:之?后|以后)?|之?后|以后){_EXPORT_AHEAD}
     )\s*[,，]?\s*|\s*[,;，；]\s*""",
     re.X,
 )
@@ -263,6 +282,11 @@ def _ends_with_export(core: str) -> str | None:
     return None
 
 
+def _shown(core: str) -> str:
+    """The normalised message for a reason string, sources shown as <file>."""
+    return " ".join(core.replace(_SRC, " <file> ").split())
+
+
 def route(text: str) -> Route:
     """Decide where a message to `generate` goes. Deterministic; never raises."""
     raw = text if isinstance(text, str) else ""
@@ -274,14 +298,16 @@ def route(text: str) -> Route:
         if not rest:
             return Route(intent="upload", sources=sources, reason="upload: the message is only files/URLs")
         if _UPLOAD.fullmatch(rest):
-            return Route(intent="upload", sources=sources, reason=f"upload: '{rest}' with a file or URL")
+            return Route(intent="upload", sources=sources, reason=f"upload: '{_shown(rest)}' with a file or URL")
 
     if _is_export_command(core) or (not sources and _EXPORT_QUESTION.fullmatch(core)):
-        return Route(intent="export", sources=sources, reason=f"export: the message is an export command ('{core}')")
+        return Route(
+            intent="export", sources=sources, reason=f"export: the message is an export command ('{_shown(core)}')"
+        )
     if not sources and _CREDITS.fullmatch(core):
-        return Route(intent="credits", reason=f"credits: the message asks for the balance ('{core}')")
+        return Route(intent="credits", reason=f"credits: the message asks for the balance ('{_shown(core)}')")
     if not sources and _STATE.fullmatch(core):
-        return Route(intent="state", reason=f"state: the message asks for the timeline/status ('{core}')")
+        return Route(intent="state", reason=f"state: the message asks for the timeline/status ('{_shown(core)}')")
 
     follow_up = _ends_with_export(core)
     if follow_up:

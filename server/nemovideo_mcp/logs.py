@@ -16,6 +16,16 @@ import structlog
 from nemovideo_mcp.redact import redact, structlog_processor
 
 
+class _Stderr:
+    """Writes to whatever `sys.stderr` is at the time, so a replaced stream (tests, embedding) is honoured."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 class _RedactingFilter(logging.Filter):
     """Scrubs records of stdlib loggers (mcp, httpx, uvicorn) before they are written."""
 
@@ -34,7 +44,7 @@ class _RedactingFilter(logging.Filter):
 
 def configure_logging(level: str = "INFO") -> None:
     numeric = getattr(logging, level.upper(), logging.INFO)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_Stderr())
     handler.addFilter(_RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -57,6 +67,6 @@ def configure_logging(level: str = "INFO") -> None:
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

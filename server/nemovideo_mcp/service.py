@@ -292,12 +292,17 @@ class NemoVideo:
             upload = await self.upload(decision.sources, report)
             return GenerateResult(status="succeeded", routed_to="upload", upload=upload, message=upload.message)
 
+        # Files named in a creation instruction go up first, so the turn can use them (and a refused
+        # file stops here, before any credit is spent).
+        uploaded = await self.upload(decision.sources, report) if decision.sources else None
         await self._connect(report)
         params = {"instruction": instruction, "also_export": decision.also_export}
         job = self.jobs.start(
             "generate", lambda j: self._run_generate(j, instruction, decision.also_export), params=params
         )
-        return self._generate_result(await self.jobs.wait(job, wait, report))
+        result = self._generate_result(await self.jobs.wait(job, wait, report))
+        result.upload = uploaded
+        return result
 
     async def _run_generate(self, job: Job, instruction: str, also_export: bool) -> dict[str, Any]:
         job.update("Reading the timeline...")
