@@ -1,30 +1,67 @@
 """Command line: `nemovideo-mcp` serves MCP over stdio (what clients launch).
 
-Subcommands: `serve [--http]`, and `demo`, which runs one scripted session
-against the built-in local backend and leaves a real MP4 behind.
+Subcommands: `serve [--http]`; `demo`, which runs one scripted session
+against the built-in local backend and leaves a real MP4 behind; the five
+tools for a person at a terminal (`generate`, `upload`, `state`, `credits`,
+`export`, through the same `NemoVideo` facade the tools use, with a progress
+bar on stderr and the result on stdout, `--json` for scripts); `doctor`; and
+`install <client>`, which adds the server to a client's config file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from nemovideo_mcp import __version__
 
-# Exit codes, documented in the README.
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from rich.console import Console
+
+    from nemovideo_mcp.jobs import Reporter
+    from nemovideo_mcp.results import ErrorInfo
+    from nemovideo_mcp.service import NemoVideo
+
+# Exit codes, documented in the README (the table there is generated from EXIT_CODES).
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_SETTINGS = 3
+EXIT_RUNNING = 4
+EXIT_ACCOUNT = 5
+EXIT_NETWORK = 6
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES: list[tuple[int, str]] = [
+    (EXIT_OK, "Success (for `doctor`: no check failed; for `install`: entry written or already up to date)."),
+    (EXIT_FAILED, "The operation failed (render failed, upload refused, a `doctor` check failed, bad config file)."),
+    (EXIT_USAGE, "Wrong command-line usage."),
+    (EXIT_SETTINGS, "A `NEMO_*` setting is invalid; the message names the variable."),
+    (EXIT_RUNNING, "The job is still running after `--wait`; its id was printed: resume with `state` or `export`."),
+    (EXIT_ACCOUNT, "Needs action on the account: no credits (2001), plan limit (402), token rejected, rate limit."),
+    (EXIT_NETWORK, "The NemoVideo API could not be reached or timed out; try again later."),
+    (EXIT_INTERRUPTED, "Interrupted with Ctrl-C."),
+]
+
+# A person at a terminal waits for the result: background jobs die with the process.
+CLI_DEFAULT_WAIT = 3600.0
+
+_ACCOUNT_CODES = {"no_credits", "plan_limit", "token_rejected", "auth_failed", "rate_limited"}
+_NETWORK_CODES = {"network_error", "timeout"}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="nemovideo-mcp", description="NemoVideo MCP server: make and edit videos from AI agents."
+        prog="nemovideo-mcp",
+        description="NemoVideo MCP server: make and edit videos from AI agents. Without a command it serves MCP "
+        "over stdio (what MCP clients launch).",
     )
     parser.add_argument("--version", action="version", version=f"nemovideo-mcp {__version__}")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = sub.add_parser("serve", help="serve MCP over stdio (default) or streamable HTTP")
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind with --http (default 127.0.0.1)")
@@ -34,16 +71,86 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo = sub.add_parser("demo", help="make a real MP4 on the built-in local backend (no account needed)")
     demo.add_argument("--out", default="nemovideo-demo", help="folder for the MP4 (default ./nemovideo-demo)")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the result as JSON (for scripts)")
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress output on stderr")
+    waiting = argparse.ArgumentParser(add_help=False)
+    waiting.add_argument(
+        "--wait",
+        type=float,
+        default=CLI_DEFAULT_WAIT,
+        metavar="SECONDS",
+        help=f"longest wait for the result before printing the job id (default {CLI_DEFAULT_WAIT:.0f})",
+    )
+
+    gen = sub.add_parser(
+        "generate", parents=[common, waiting], help="make or edit the video from an instruction (spends credits)"
+    )
+    gen.add_argument("instruction", nargs="+", help="what to make or change, in plain words")
+    up = sub.add_parser("upload", parents=[common], help="upload local files or http(s) URLs (free)")
+    up.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
+    st = sub.add_parser("state", parents=[common, waiting], help="show the timeline, or wait for a job (free)")
+    st.add_argument("job_id", nargs="?", help="a job id printed by generate or export")
+    sub.add_parser("credits", parents=[common], help="show the credit balance (free)")
+    ex = sub.add_parser("export", parents=[common, waiting], help="render the timeline to an MP4 and save it (free)")
+    ex.add_argument("--job-id", help="resume or cancel this export job")
+    ex.add_argument("--filename", help="file name for the MP4 (saved in the export folder, never overwrites)")
+    ex.add_argument("--cancel", action="store_true", help="cancel the running export")
+
+    doc = sub.add_parser("doctor", help="check settings, folders, API, token and ffmpeg; print what to fix")
+    doc.add_argument("--json", action="store_true", help="print the checks as JSON")
+
+    from nemovideo_mcp.install import CLIENTS
+
+    inst = sub.add_parser("install", help="add this server to an MCP client's config file")
+    inst.add_argument("client", choices=CLIENTS)
+    inst.add_argument("--dry-run", action="store_true", help="show the change as a diff; write nothing")
+    inst.add_argument("--config", metavar="PATH", help="config file to edit instead of the client's default")
+    inst.add_argument("--name", default="nemovideo", help="server name in the config (default nemovideo)")
+    inst.add_argument(
+        "--use",
+        choices=["auto", "script", "uvx", "python"],
+        default="auto",
+        help="how the client starts the server: this install's console script, uvx, or python -m "
+        "(default auto; always an absolute path)",
+    )
+    inst.add_argument(
+        "--with-token",
+        action="store_true",
+        help="copy NEMO_TOKEN from this shell into the config (claude-desktop, cursor; stored in plain text)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "serve"
-    if command == "demo":
-        from nemovideo_mcp.demo import run_demo
+    try:
+        if command == "demo":
+            from nemovideo_mcp.demo import run_demo
 
-        return run_demo(args.out)
+            return run_demo(args.out)
+        if command in ("generate", "upload", "state", "credits", "export"):
+            return _tool_command(args)
+        if command == "doctor":
+            from nemovideo_mcp.doctor import run_doctor
+
+            return run_doctor(as_json=args.json)
+        if command == "install":
+            from nemovideo_mcp.install import run_install
+
+            return run_install(
+                args.client,
+                config=args.config,
+                name=args.name,
+                use=args.use,
+                with_token=args.with_token,
+                dry_run=args.dry_run,
+            )
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return _serve(
         getattr(args, "http", False),
         getattr(args, "host", "127.0.0.1"),
@@ -78,6 +185,176 @@ def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:
         print(exc.message, file=sys.stderr)
         return EXIT_SETTINGS
     return EXIT_OK
+
+
+# -- the five tools as commands ---------------------------------------------------
+
+
+def exit_code_for(status: str | None, error_code: str | None) -> int:
+    """The exit code of a finished command from its result's status and error code."""
+    if status == "running":
+        return EXIT_RUNNING
+    if error_code is None:
+        return EXIT_FAILED if status in ("failed", "interrupted") else EXIT_OK
+    if error_code == "invalid_setting":
+        return EXIT_SETTINGS
+    if error_code in _ACCOUNT_CODES:
+        return EXIT_ACCOUNT
+    if error_code in _NETWORK_CODES:
+        return EXIT_NETWORK
+    return EXIT_FAILED
+
+
+def _operation(args: argparse.Namespace) -> Callable[[NemoVideo, Reporter], Awaitable[BaseModel]]:
+    command = args.command
+    if command == "generate":
+        instruction = " ".join(args.instruction)
+        return lambda service, report: service.generate(instruction, args.wait, report)
+    if command == "upload":
+        return lambda service, report: service.upload(list(args.sources), report)
+    if command == "state":
+        return lambda service, report: service.state(args.job_id, args.wait, report)
+    if command == "credits":
+        return lambda service, report: service.credits(report)
+    return lambda service, report: service.export(
+        job_id=args.job_id, filename=args.filename, wait_seconds=args.wait, cancel=args.cancel, report=report
+    )
+
+
+def _tool_command(args: argparse.Namespace) -> int:
+    import anyio
+    from rich.console import Console
+
+    from nemovideo_mcp.errors import NemoError
+    from nemovideo_mcp.logs import configure_logging
+    from nemovideo_mcp.results import ErrorInfo
+    from nemovideo_mcp.service import NemoVideo
+    from nemovideo_mcp.settings import load_settings
+
+    out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    settings, error = load_settings()
+    # Logs would drown the progress bar: warnings only, unless NEMO_LOG_LEVEL asks for more.
+    configure_logging(settings.log_level if "log_level" in settings.model_fields_set else "WARNING")
+    if error is not None:
+        _print_outcome(args, out, err, None, ErrorInfo(code=error.code, message=error.message))
+        return EXIT_SETTINGS
+    operation = _operation(args)
+
+    async def run() -> tuple[BaseModel | None, ErrorInfo | None]:
+        async with NemoVideo(settings) as service:
+            progress = _Progress(err, enabled=not args.quiet)
+            with progress:
+                try:
+                    return await operation(service, progress.report), None
+                except NemoError as exc:
+                    return None, service.explain(exc)
+
+    result: BaseModel | None
+    info: ErrorInfo | None
+    try:
+        result, info = anyio.run(run)
+    except NemoError as exc:
+        result, info = None, ErrorInfo(code=exc.code, message=exc.message, backend_code=exc.backend_code)
+    except OSError as exc:
+        result, info = None, ErrorInfo(code="invalid_setting", message=f"Cannot use the state folder: {exc}")
+    _print_outcome(args, out, err, result, info)
+    if result is None:
+        return exit_code_for("failed", info.code if info else None)
+    result_error = getattr(result, "error", None)
+    return exit_code_for(getattr(result, "status", None), result_error.code if result_error else None)
+
+
+def _print_outcome(
+    args: argparse.Namespace, out: Console, err: Console, result: BaseModel | None, info: ErrorInfo | None
+) -> None:
+    from rich.text import Text
+
+    from nemovideo_mcp.redact import redact, redact_value
+
+    if args.json:
+        if result is not None:
+            data: dict[str, Any] = result.model_dump(mode="json")
+        else:
+            data = {
+                "status": "failed",
+                "message": info.message if info else "Failed.",
+                "error": info.model_dump(mode="json") if info else None,
+            }
+        out.print_json(json.dumps(redact_value(data), ensure_ascii=False), highlight=False)
+        return
+    if result is None:
+        err.print(Text("Error: ", style="bold red") + Text(redact(info.message if info else "Failed.")))
+        return
+    out.print(Text(redact(str(getattr(result, "message", "")))))
+    status = getattr(result, "status", None)
+    job_id = getattr(result, "job_id", None)
+    if status == "running" and job_id:
+        hint = (
+            "nemovideo-mcp export --job-id " + job_id
+            if args.command == "export" or getattr(result, "routed_to", None) == "export"
+            else "nemovideo-mcp state " + job_id
+        )
+        err.print(Text(f"Still running. Check again with: {hint}", style="yellow"))
+    path = getattr(result, "path", None)
+    if path:
+        err.print(Text("Saved: ", style="bold green") + Text(path))
+
+
+class _Progress:
+    """The `report` callback as a rich progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, console: Console, *, enabled: bool) -> None:
+        self.console = console
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+        self._last = ""
+
+    def __enter__(self) -> _Progress:
+        if self.enabled and self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("Starting...", total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    async def report(self, message: str, progress: float | None = None) -> None:
+        from rich.markup import escape
+
+        from nemovideo_mcp.redact import redact
+
+        message = redact(message)
+        if self._bar is not None:
+            self._bar.update(
+                self._task,
+                description=escape(message),
+                total=100 if progress is not None else None,
+                completed=progress or 0,
+            )
+        elif self.enabled and message != self._last:
+            self.console.print(f"... {escape(message)}", highlight=False)
+        self._last = message
 
 
 if __name__ == "__main__":
