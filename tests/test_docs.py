@@ -45,7 +45,7 @@ def test_readme_starts_with_the_two_commands() -> None:
     text = README.read_text(encoding="utf-8")
     block = text.split("```", 2)[1]
     assert block.strip().splitlines() == [
-        "python -m pip install . && nemovideo-mcp demo",
-        'python -m pip install -e ".[dev]" && python -m pytest -q',
+        "python3 -m venv .venv && . .venv/bin/activate && python -m pip install . && nemovideo-mcp demo",
+        'python3 -m venv .venv && . .venv/bin/activate && python -m pip install -e ".[dev]" && python -m pytest -q',
     ]
     assert text.index("```") < text.index("## ")
