@@ -9,7 +9,9 @@ is a real H.264 file.
 from __future__ import annotations
 
 import os
+import re
 import struct
+import subprocess
 import sys
 import tempfile
 import zlib
@@ -46,6 +48,20 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
+def describe_video(path: Path) -> str:
+    """What ffmpeg (from the imageio-ffmpeg wheel) reads in the file: proof that it is a real video."""
+    import imageio_ffmpeg
+
+    probe = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, timeout=30
+    )
+    stream = next((line.split("Video:", 1)[1] for line in probe.stderr.splitlines() if "Video:" in line), "")
+    parts = [p.strip() for p in stream.split(",")]
+    size = next((p.split()[0] for p in parts if re.fullmatch(r"\d+x\d+.*", p)), "?")
+    codec = parts[0].split()[0] if parts and parts[0] else "unknown codec"
+    return f"{codec}, {size}, {path.stat().st_size / 2**20:.1f} MB"
+
+
 async def _demo(out_dir: Path) -> int:
     with tempfile.TemporaryDirectory(prefix="nemovideo-demo-") as tmp:
         home = Path(tmp)
@@ -80,8 +96,8 @@ async def _demo(out_dir: Path) -> int:
                     console.print("[red]The demo stopped at this step.[/]")
                     return 1
                 if tool == "export":
-                    data = result.structured_content or {}
-                    console.print(f"[bold green]Done:[/] {data.get('path')}")
+                    path = (result.structured_content or {}).get("path")
+                    console.print(f"[bold green]Done:[/] {path}  ({describe_video(Path(str(path)))})")
     return 0
 
 
