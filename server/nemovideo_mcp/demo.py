@@ -96,8 +96,8 @@ async def _demo(out_dir: Path) -> int:
                     console.print("[red]The demo stopped at this step.[/]")
                     return 1
                 if tool == "export":
-                    path = (result.structured_content or {}).get("path")
-                    console.print(f"[bold green]Done:[/] {path}  ({describe_video(Path(str(path)))})")
+                    saved = Path(str((result.structured_content or {}).get("path")))
+                    console.print(f"[bold green]Done:[/] {saved}  ({describe_video(saved)})")
     return 0
 
 
