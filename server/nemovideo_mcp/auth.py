@@ -52,6 +52,17 @@ class Identity:
     session_id: str
     task_id: str | None
 
+    @classmethod
+    def of(cls, grant: TokenGrant, session: dict[str, str], *, anonymous: bool) -> Identity:
+        return cls(
+            token=grant.token,
+            user_id=session.get("user_id") or grant.user_id,
+            anonymous=anonymous,
+            expires_at=grant.expires_at,
+            session_id=session["session_id"],
+            task_id=session.get("task_id"),
+        )
+
 
 class Connection:
     """Owns the identity and runs API calls with the documented recoveries."""
@@ -140,14 +151,7 @@ class Connection:
                     # The stored anonymous token was revoked early: get a fresh one, once.
                     grant, _ = await self._token_locked(force_new=True)
                     session = await self._new_session_locked(grant)
-        identity = Identity(
-            token=grant.token,
-            user_id=session.get("user_id") or grant.user_id,
-            anonymous=anonymous,
-            expires_at=grant.expires_at,
-            session_id=session["session_id"],
-            task_id=session.get("task_id"),
-        )
+        identity = Identity.of(grant, session, anonymous=anonymous)
         await notify("Connected to NemoVideo.")
         log.info("connected", anonymous=anonymous, user_id=identity.user_id)
         return identity
@@ -170,7 +174,7 @@ class Connection:
             grant = TokenGrant.model_validate(data)
         except ValueError:
             return None
-        if _expired(grant.expires_at):
+        if token_expired(grant.expires_at):
             return None
         register_secret(grant.token)
         return grant
@@ -244,14 +248,7 @@ class Connection:
             session = self._stored_session(grant.token) or await self._new_session_locked(grant)
             if session["session_id"] != identity.session_id:
                 self.notices.append(_FRESH)
-            self.identity = Identity(
-                token=grant.token,
-                user_id=session.get("user_id") or grant.user_id,
-                anonymous=True,
-                expires_at=grant.expires_at,
-                session_id=session["session_id"],
-                task_id=session.get("task_id"),
-            )
+            self.identity = Identity.of(grant, session, anonymous=True)
         return self.identity
 
     async def _renew_session(self, identity: Identity, notify: Notifier) -> Identity:
@@ -261,14 +258,8 @@ class Connection:
             if session is None or session["session_id"] == identity.session_id:
                 session = await self._new_session_locked(TokenGrant(token=identity.token, user_id=identity.user_id))
             self.notices.append(_FRESH)
-            self.identity = Identity(
-                token=identity.token,
-                user_id=session.get("user_id") or identity.user_id,
-                anonymous=identity.anonymous,
-                expires_at=identity.expires_at,
-                session_id=session["session_id"],
-                task_id=session.get("task_id"),
-            )
+            grant = TokenGrant(token=identity.token, user_id=identity.user_id, expires_at=identity.expires_at)
+            self.identity = Identity.of(grant, session, anonymous=identity.anonymous)
         return self.identity
 
 
@@ -280,7 +271,7 @@ def _fingerprint(base_url: str, token: str) -> str:
     return hashlib.sha256(f"{base_url}\n{token}".encode()).hexdigest()[:16]
 
 
-def _expired(expires_at: str | None) -> bool:
+def token_expired(expires_at: str | None) -> bool:
     if not expires_at:
         return False
     try:

@@ -26,6 +26,7 @@ from typing import Literal
 
 import anyio
 
+from nemovideo_mcp.auth import IDENTITY_FILE, token_expired
 from nemovideo_mcp.settings import Settings, env_name, load_settings
 
 Status = Literal["ok", "warn", "fail"]
@@ -154,16 +155,6 @@ def _jwt_expiry(token: str) -> str | None:
         return None
 
 
-def _expired(expires_at: str) -> bool | None:
-    try:
-        moment = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment <= datetime.now(UTC)
-
-
 async def _credits_with(settings: Settings, token: str) -> tuple[int | None, str | None]:
     """(available credits, None) when the token is accepted, else (None, error code)."""
     from nemovideo_mcp.api.client import NemoApi
@@ -193,7 +184,7 @@ async def check_token(settings: Settings, api_ok: bool) -> Check:
     if settings.token is not None:
         token = settings.token.get_secret_value()
         expiry = _jwt_expiry(token)
-        if expiry and _expired(expiry):
+        if expiry and token_expired(expiry):
             return Check(
                 "token", "fail", f"NEMO_TOKEN expired on {expiry}",
                 "Copy a fresh token from your NemoVideo account into NEMO_TOKEN, or unset it to use a free "
@@ -213,7 +204,6 @@ async def check_token(settings: Settings, api_ok: bool) -> Check:
         until = f", expires {expiry}" if expiry else ""
         return Check("token", "ok", f"NEMO_TOKEN accepted: {available} credits available{until}")
 
-    from nemovideo_mcp.auth import IDENTITY_FILE
 
     stored_path = settings.state_dir / IDENTITY_FILE
     try:
@@ -226,7 +216,7 @@ async def check_token(settings: Settings, api_ok: bool) -> Check:
     if not isinstance(stored, dict) or stored.get("api_url") != settings.api_url or not stored.get("token"):
         return Check("token", "ok", "no token yet: a free anonymous account is created on first use")
     expires_at = str(stored.get("expires_at") or "")
-    if expires_at and _expired(expires_at):
+    if expires_at and token_expired(expires_at):
         return Check(
             "token", "ok", f"the stored anonymous token expired on {expires_at}; a new one is obtained "
             "automatically (one per computer per week); set NEMO_TOKEN to keep your projects",
