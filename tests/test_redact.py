@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -131,7 +132,12 @@ def _pipeline(buffer: io.StringIO, *, with_format_exc_info: bool) -> Any:
     if with_format_exc_info:
         processors.append(structlog.processors.format_exc_info)
     processors += [structlog_processor, structlog.processors.JSONRenderer()]
-    return structlog.wrap_logger(structlog.PrintLogger(file=buffer), processors=processors)
+    # Own wrapper class: the global one may filter by level, as configured by an earlier test.
+    return structlog.wrap_logger(
+        structlog.PrintLogger(file=buffer),
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+    )
 
 
 @pytest.mark.parametrize("with_format_exc_info", [True, False])

@@ -434,19 +434,16 @@ class NemoVideo:
         if job_id:
             job: Job | None = self._job(job_id, kind="export")
         else:
-            job = self.jobs.find(
-                lambda r: (
-                    r.kind == "export"
-                    and r.status in ("running", "interrupted")
-                    and r.params.get("filename") == filename
-                )
-            )
+            # The latest export to this file name, if it can still be waited for or resumed.
+            job = self.jobs.find(lambda r: r.kind == "export" and r.params.get("filename") == filename)
+            if job is not None and not (job.running or job.record.status == "interrupted" or _resumable(job.record)):
+                job = None
         if cancel:
             return await self._cancel_export(job)
         await self._connect(report)
         if job is None:
             job = self._start_export(filename)
-        elif job.record.status == "interrupted" or _download_retryable(job.record):
+        elif job.record.status == "interrupted" or _resumable(job.record):
             job = self.jobs.start("export", self.exporter.run, job_id=job.record.job_id)
         elif job.record.status == "succeeded":
             await self._refresh_url(job)
@@ -546,11 +543,12 @@ def timeline_view(draft: Draft) -> TimelineView:
     return TimelineView(summary=summarize(draft), tracks=track_summaries(draft), export_ready=draft.is_export_ready)
 
 
-def _download_retryable(record: JobRecord) -> bool:
+def _resumable(record: JobRecord) -> bool:
+    """A failed export whose render was submitted and may still finish: resume it, never render twice."""
     return (
         record.status == "failed"
         and record.error is not None
-        and record.error.code == "download_failed"
+        and record.error.code in ("download_failed", "timeout")
         and bool(record.params.get("draft_submitted"))
     )
 

@@ -9,7 +9,6 @@ the server), never for a `/run_sse` whose stream has started.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -91,8 +90,9 @@ class NemoApi:
         safe: bool | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        """Send with retries: a GET (or anything marked safe) on network errors and 5xx;
-        anything else only when the connection was never made, since then nothing happened."""
+        """Send with retries: a GET (or anything marked safe) on network errors, 5xx and a
+        success whose body is not JSON (a proxy glitch); anything else only when the
+        connection was never made, since then nothing happened."""
         safe = method == "GET" if safe is None else safe
         headers = {**kwargs.pop("headers", {}), **(self._auth() if auth else {})}
         attempts = 1 + self._get_retries
@@ -107,7 +107,8 @@ class NemoApi:
                 if not safe or last:
                     raise _transport_error(exc) from None
             else:
-                if response.status_code < 500 or not safe or last:
+                garbled = safe and response.status_code < 300 and not _parses(response)
+                if (response.status_code < 500 and not garbled) or not safe or last:
                     return response
             await anyio.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
@@ -171,7 +172,9 @@ class NemoApi:
 
     def _upload_timeout(self) -> httpx.Timeout:
         # Sending 200 MB on a slow uplink takes minutes; the write timeout is per chunk, so keep it generous.
-        return httpx.Timeout(connect=self._timeout.connect, read=300.0, write=300.0, pool=self._timeout.pool)
+        # The backend then inspects the file before answering: five read timeouts (5 min by default).
+        read = 5 * (self._timeout.read or 60.0)
+        return httpx.Timeout(connect=self._timeout.connect, read=read, write=300.0, pool=self._timeout.pool)
 
     # -- the agent stream -------------------------------------------------
 
@@ -217,7 +220,14 @@ class NemoApi:
         return RenderStatus.from_answer(answer, render_id)
 
     async def render_status(self, render_id: str) -> RenderStatus:
-        answer = _unwrap(await self._send("GET", f"/api/render/proxy/lambda/{render_id}"), render=True)
+        """One status poll. A retryable failure (5xx, garbled answer after the retries) raises
+        `TransportError`: the render itself is unaffected and the caller just polls again."""
+        try:
+            answer = _unwrap(await self._send("GET", f"/api/render/proxy/lambda/{render_id}"), render=True)
+        except ApiError as exc:
+            if not exc.retryable:
+                raise
+            raise TransportError(exc.code, exc.message, http_status=exc.http_status, retryable=True) from None
         return RenderStatus.from_answer(answer, render_id)
 
     async def render_cancel(self, render_id: str) -> None:
@@ -300,7 +310,7 @@ def _unwrap(response: httpx.Response, *, render: bool = False) -> dict[str, Any]
         body: Any = response.json()
     except (ValueError, UnicodeDecodeError):
         body = None
-    detail = _detail(body) if body is not None else clean_text(response.text[:200], limit=200).strip()
+    detail = _detail(body) if body is not None else _plain_text(response)
 
     if status >= 400:
         if status == 404 and "session not found" in detail.lower():
@@ -325,10 +335,13 @@ def _unwrap(response: httpx.Response, *, render: bool = False) -> dict[str, Any]
         raw = body.get("code")
         number = int(raw) if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()) else None
         code = _ENVELOPE_CODES.get(number or -1, "backend_error")
-        message = detail or f"error code {raw}"
+        shown = str(number) if number is not None else "unknown"  # never echo a non-numeric code verbatim
+        message = detail or f"error code {shown}"
+        if code == "session_lost":
+            message = "The backend no longer knows this session."
         raise ApiError(
             code,
-            message if code != "backend_error" else f"The backend reported: {message} (code {raw}).",
+            message if code != "backend_error" else f"The backend reported: {message} (code {shown}).",
             backend_code=number,
         )
     if render:
@@ -339,15 +352,53 @@ def _unwrap(response: httpx.Response, *, render: bool = False) -> dict[str, Any]
     return data if isinstance(data, dict) else {}
 
 
+def _parses(response: httpx.Response) -> bool:
+    """Whether a body that should be JSON is (an empty body counts: some endpoints send none)."""
+    if not response.content.strip():
+        return True
+    try:
+        response.json()
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def _detail(body: Any) -> str:
+    """The backend's reason in plain words: never raw JSON, which agents tend to echo to the user."""
     if isinstance(body, dict):
         for key in ("message", "detail", "error", "msg"):
             value = body.get(key)
             if isinstance(value, str) and value:
                 return clean_text(value, limit=300).strip()
             if value and not isinstance(value, str):
-                return clean_text(json.dumps(value)[:300], limit=300).strip()
+                return clean_text(_plain(value), limit=300).strip()
     return ""
+
+
+def _plain_text(response: httpx.Response) -> str:
+    """A non-JSON body as a reason: plain text is kept, markup and broken JSON are not words."""
+    try:
+        text = clean_text(response.text[:200], limit=200).strip()
+    except Exception:  # an undecodable body
+        return ""
+    return "" if text.startswith(("<", "{", "[")) else text.replace("{", "(").replace("}", ")")
+
+
+def _plain(value: Any) -> str:
+    """FastAPI validation details (`[{"loc": [...], "msg": ...}]`) and other JSON, as words."""
+    items = value if isinstance(value, list) else [value]
+    words = []
+    for item in items[:5]:
+        if isinstance(item, dict) and isinstance(item.get("msg"), str):
+            loc = item.get("loc")
+            where = ".".join(str(p) for p in loc if p != "body") if isinstance(loc, list) else ""
+            words.append(f"{where}: {item['msg']}" if where else item["msg"])
+        elif isinstance(item, dict):
+            words.append(", ".join(f"{k} {v}" for k, v in list(item.items())[:5] if isinstance(v, str | int | float)))
+        else:
+            words.append(str(item))
+    text = "; ".join(w for w in words if w) or "no reason given"
+    return text.replace("{", "(").replace("}", ")")
 
 
 def _uploaded(data: dict[str, Any]) -> list[UploadedFile]:

@@ -6,6 +6,7 @@ because the vendor's documents disagree and the backend adds fields.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -95,14 +96,38 @@ class RenderStatus(_Tolerant):
             "cancelled": "cancelled",
             "canceled": "cancelled",
         }.get(raw_status, "unknown")  # type: ignore[assignment]
-        progress = body.get("progress")
         error = body.get("error") or answer.get("error") or body.get("message") if status == "failed" else None
         return cls(
-            id=str(body.get("id") or body.get("taskId") or fallback_id),
+            id=_text(body.get("id")) or _text(body.get("taskId")) or fallback_id,
             status=status,
-            progress=int(progress) if isinstance(progress, int | float) and not isinstance(progress, bool) else None,
-            url=body.get("outputUrl") or body.get("output_url") or output.get("url") or body.get("url"),
-            duration=output.get("duration") if isinstance(output.get("duration"), int | float) else None,
-            size=output.get("size") if isinstance(output.get("size"), int) else None,
+            progress=_progress(body.get("progress")),
+            url=_text(body.get("outputUrl"))
+            or _text(body.get("output_url"))
+            or _text(output.get("url"))
+            or _text(body.get("url")),
+            duration=_finite(output.get("duration")),
+            size=output.get("size")
+            if isinstance(output.get("size"), int) and not isinstance(output.get("size"), bool)
+            else None,
             error=str(error)[:300] if error else None,
         )
+
+
+def _text(value: Any) -> str | None:
+    """A string field from the wire: only a non-empty string counts (a list or a number is noise)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _progress(value: Any) -> int | None:
+    number = _finite(value)
+    return None if number is None else int(max(0.0, min(100.0, number)))

@@ -1,0 +1,144 @@
+"""Secrets: forced through every output path, then the whole run's outputs scanned.
+
+Named `zz` so it runs last: `test_no_issued_token_in_any_output_so_far` scans
+everything the earlier tests collected (tool results, stdio servers' stderr)
+for every token any emulator issued. `conftest.pytest_sessionfinish` repeats
+the scan at the very end, over tests that ran after this one too.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from conftest import ISSUED_TOKENS, OUTPUTS, inprocess, make_settings, record_output, text_of
+from nemovideo_mcp.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.logs import configure_logging
+from nemovideo_mcp.redact import MASK
+
+# A registered user's token with no recognisable shape: only the secret registry can catch it.
+USER_TOKEN = "plainSecretValue-ABCDEFGH-42"
+
+
+@pytest.fixture
+def server_log() -> Iterator[io.StringIO]:
+    """Route the server's structlog and stdlib logging into a buffer for the test, then restore."""
+    config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    buffer = io.StringIO()
+    configure_logging("DEBUG")  # the server's own set-up (processors, filters), then aimed at the buffer
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
+    for handler in root.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(buffer)
+    yield buffer
+    structlog.configure(**config)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    OUTPUTS.append(buffer.getvalue())
+
+
+async def test_tokens_forced_through_every_path_are_redacted(
+    emu: Emulator, backend: EmulatorServer, home: Path, server_log: io.StringIO
+) -> None:
+    emu.add_user(USER_TOKEN, registered=True, credits=500)
+    settings = make_settings(backend, home, token=USER_TOKEN)
+    notes: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        notes.append(message or "")
+
+    texts: list[str] = []
+    async with inprocess(settings) as client:
+
+        async def call(name: str, args: dict[str, object]) -> None:
+            result = await client.call_tool(name, args, progress_callback=on_progress)
+            record_output(result)
+            texts.append(text_of(result) + repr(result.structured_content))
+
+        # 1. error text: an HTTP error body, an unknown envelope code, each quoting the token
+        emu.fail_next("credits", http_status=400, message=f"bad header Authorization: Bearer {USER_TOKEN}")
+        await call("credits", {})
+        emu.fail_next("state", code=9999, message=f"internal: token={USER_TOKEN}")
+        await call("state", {})
+        # 2. the stream: a failed turn, a reply and a tool name (progress note) carrying the token
+        emu.next_stream(error=f"RuntimeError: cannot use {USER_TOKEN}")
+        await call("generate", {"instruction": "add a title Hello"})
+        emu.next_stream(f"Done. (debug: your token is {USER_TOKEN})")
+        await call("generate", {"instruction": "add a title Bye"})
+        call_event = {
+            "content": {
+                "role": "model",
+                "parts": [{"functionCall": {"id": "a1", "name": f"x {USER_TOKEN}", "args": {}}}],
+            }
+        }
+        emu.next_stream("ok", events=[call_event], duration_s=500)  # 0.5 s real: the note is seen
+        await call("generate", {"instruction": "add lo-fi music", "wait_seconds": 20})
+        # 3. an argument echoed back in a refusal
+        await call("upload", {"sources": [f"/nonexistent/{USER_TOKEN}.png"]})
+        # 4. the anonymous-shaped tokens the emulator hands out, quoted back by the backend
+        emu.fail_next("credits", http_status=400, message=f"token {emu.issued_tokens or ['nmv_usr_0123456789abcdef']}")
+        await call("credits", {})
+
+    # 5. log lines: structlog (event, key-values, exception) and stdlib loggers (message, args, traceback)
+    log = structlog.get_logger("nemovideo_mcp.test")
+    log.warning(f"token {USER_TOKEN}", auth=f"Bearer {USER_TOKEN}", nested={"t": [USER_TOKEN]})
+    try:
+        raise RuntimeError(f"backend said {USER_TOKEN}")
+    except RuntimeError:
+        log.exception("failed")
+        logging.getLogger("httpx").error("request with %s failed", USER_TOKEN, exc_info=True)
+    logging.getLogger("mcp.server").warning("Authorization: Bearer nmv_usr_deadbeefdeadbeef")
+
+    written = server_log.getvalue()
+    everything = [*texts, *notes, written]
+    for text in everything:
+        assert USER_TOKEN not in text
+        assert "nmv_usr_deadbeef" not in text
+        for token in emu.issued_tokens:
+            assert token not in text
+    # every path was really exercised: the mask shows where a token was
+    assert MASK in texts[0] and MASK in texts[1] and MASK in texts[2] and MASK in texts[3]
+    assert written.count(MASK) >= 5, written
+    assert "RuntimeError" in written  # the traceback is kept, only the secret goes
+
+
+async def test_progress_and_log_notes_are_redacted() -> None:
+    """The reporter every tool hands to the service: progress notes and protocol log notes."""
+    from types import SimpleNamespace
+
+    from nemovideo_mcp.redact import register_secret
+    from nemovideo_mcp.tools import _reporter
+
+    register_secret(USER_TOKEN)  # as Connection does with NEMO_TOKEN at start-up
+    sent: list[str] = []
+
+    async def report_progress(progress: float, total: float | None = None, message: str | None = None) -> None:
+        sent.append(message or "")
+
+    async def info(message: str) -> None:
+        sent.append(message)
+
+    for meta in ({"progress_token": "p1"}, {}):  # with a progress token, and without (log note instead)
+        ctx = SimpleNamespace(request_context=SimpleNamespace(meta=meta), report_progress=report_progress, info=info)
+        report = _reporter(ctx)  # type: ignore[arg-type]
+        await report(f"Working on it: upload with {USER_TOKEN}...", 10)
+        await report("Authorization: Bearer nmv_usr_0123456789abcdef0123", None)
+    assert len(sent) >= 4
+    for message in sent:
+        assert USER_TOKEN not in message and "nmv_usr_0123" not in message
+        assert MASK in message
+    OUTPUTS.extend(sent)
+
+
+def test_no_issued_token_in_any_output_so_far() -> None:
+    """Runs last: the whole run's captured outputs must not contain any token an emulator issued."""
+    assert OUTPUTS, "no outputs were collected"
+    leaks = sorted({t[:12] + "..." for t in ISSUED_TOKENS if any(t in out for out in OUTPUTS)})
+    assert not leaks, f"issued tokens leaked into outputs: {leaks}"
