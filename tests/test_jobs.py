@@ -6,6 +6,9 @@ generation or a 45 s render takes a fraction of a second here.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -217,12 +220,18 @@ async def test_cancel_a_render(settings: Settings, emu: Emulator) -> None:
 async def test_restarted_server_recovers_the_render(backend: EmulatorServer, home: Path, emu: Emulator) -> None:
     emu.render_seconds = 1500  # 1.5 s real: long enough to kill the server in the middle
     env = stdio_env(backend, home)
-    async with over_stdio(env) as client:
-        await _make_video(client)
-        started = await client.call_tool("export", {"wait_seconds": 0.2})
-        assert started.structured_content["status"] == "running"
-        job_id = started.structured_content["job_id"]
-    # The server process is gone (the client terminated it) while the render runs on.
+    connection = over_stdio(env)
+    client = await connection.__aenter__()
+    await _make_video(client)
+    started = await client.call_tool("export", {"wait_seconds": 0.2})
+    assert started.structured_content["status"] == "running"
+    job_id = started.structured_content["job_id"]
+    # Like a crash or a dead laptop battery: the server gets no chance to clean up.
+    os.kill(_server_pid(env["NEMO_STATE_DIR"]), signal.SIGKILL)
+    render = next(iter(emu.renders.values()))
+    assert render.status in ("pending", "processing")  # killed mid-render
+    with contextlib.suppress(Exception):  # the client notices its server is gone
+        await connection.__aexit__(None, None, None)
     async with over_stdio(env) as client:
         state = await client.call_tool("state", {})
         assert [j["job_id"] for j in state.structured_content["jobs"]] == [job_id]
@@ -244,3 +253,17 @@ async def test_finished_export_asked_again_refreshes_the_url(settings: Settings,
     assert again.structured_content["url"]
     assert next(iter(emu.renders.values())).status_requests == polls + 1
     assert len(emu.renders) == 1
+
+
+def _server_pid(state_dir: str) -> int:
+    """The stdio server started with this state folder (found through /proc, so Linux only)."""
+    marker = f"NEMO_STATE_DIR={state_dir}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                return int(entry.name)
+        except OSError:
+            continue
+    raise AssertionError("server process not found")

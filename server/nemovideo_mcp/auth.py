@@ -123,15 +123,12 @@ class Connection:
         notices, self.notices = self.notices, []
         return notices
 
-    async def renew_session(self, notify: Notifier = _silent) -> Identity:
-        identity = await self.ensure(notify)
-        return await self._renew_session(identity, notify)
-
-    def forget_session(self) -> None:
-        self.store.delete(SESSION_FILE)
-        self.identity = None
-
     # -- bootstrap --------------------------------------------------------
+
+    @staticmethod
+    async def _io(fn: Callable[..., T], *args: object) -> T:
+        """The state files are small, but disk I/O (fsync included) never runs on the event loop."""
+        return await anyio.to_thread.run_sync(fn, *args)
 
     async def _bootstrap(self, notify: Notifier) -> Identity:
         await notify("Setting things up...")
@@ -139,7 +136,7 @@ class Connection:
         # The lock spans read-check-request-write so two processes never both ask for a token.
         async with self.store.async_lock("identity"):
             grant, anonymous = await self._token_locked(force_new=False)
-            session = self._stored_session(grant.token)
+            session = await self._stored_session(grant.token)
             if session is None:
                 try:
                     session = await self._new_session_locked(grant)
@@ -160,14 +157,14 @@ class Connection:
         if self.user_token:
             self.api.token = self.user_token
             return TokenGrant(token=self.user_token), False
-        stored = None if force_new else self._stored_token()
+        stored = None if force_new else await self._stored_token()
         grant = stored or await self._request_anonymous_token()
         register_secret(grant.token)
         self.api.token = grant.token
         return grant, True
 
-    def _stored_token(self) -> TokenGrant | None:
-        data = self.store.read_json(IDENTITY_FILE)
+    async def _stored_token(self) -> TokenGrant | None:
+        data = await self._io(self.store.read_json, IDENTITY_FILE)
         if not data or data.get("api_url") != self.api.base_url:
             return None
         try:
@@ -180,13 +177,13 @@ class Connection:
         return grant
 
     async def _request_anonymous_token(self) -> TokenGrant:
-        client_id = self._client_id()
+        client_id = await self._client_id()
         try:
             grant = await self.api.anonymous_token(client_id)
         except ApiError as exc:
             if exc.http_status == 400:
                 # The backend did not accept our client id: make a fresh one and try once more.
-                client_id = self._client_id(regenerate=True)
+                client_id = await self._client_id(regenerate=True)
             elif exc.code == "rate_limited":
                 await anyio.sleep(self.rate_limit_delay)
             else:
@@ -196,25 +193,25 @@ class Connection:
             except ApiError as again:
                 raise _token_error(again) from None
         register_secret(grant.token)
-        self.store.write_json(IDENTITY_FILE, {**grant.model_dump(), "api_url": self.api.base_url})
+        await self._io(self.store.write_json, IDENTITY_FILE, {**grant.model_dump(), "api_url": self.api.base_url})
         return grant
 
-    def _client_id(self, *, regenerate: bool = False) -> str:
+    async def _client_id(self, *, regenerate: bool = False) -> str:
         if self.configured_client_id and not regenerate:
             return self.configured_client_id
         if not regenerate:
-            stored = (self.store.read_text(CLIENT_ID_FILE) or "").strip()
+            stored = (await self._io(self.store.read_text, CLIENT_ID_FILE) or "").strip()
             try:
                 return str(uuid.UUID(stored))
             except ValueError:
                 pass
         fresh = str(uuid.uuid4())
-        self.store.write_text(CLIENT_ID_FILE, fresh)
+        await self._io(self.store.write_text, CLIENT_ID_FILE, fresh)
         self.configured_client_id = None
         return fresh
 
-    def _stored_session(self, token: str) -> dict[str, str] | None:
-        data = self.store.read_json(SESSION_FILE)
+    async def _stored_session(self, token: str) -> dict[str, str] | None:
+        data = await self._io(self.store.read_json, SESSION_FILE)
         if not data or data.get("owner") != _fingerprint(self.api.base_url, token) or not data.get("session_id"):
             return None
         return {k: str(v) for k, v in data.items() if isinstance(v, str | int)}
@@ -228,7 +225,7 @@ class Connection:
             "owner": _fingerprint(self.api.base_url, grant.token),
             "created_at": datetime.now(UTC).isoformat(),
         }
-        self.store.write_json(SESSION_FILE, record)
+        await self._io(self.store.write_json, SESSION_FILE, record)
         return record
 
     # -- recovery ---------------------------------------------------------
@@ -238,14 +235,14 @@ class Connection:
             raise _rejected_user_token()
         await notify("The sign-in expired; reconnecting...")
         async with self._lock, self.store.async_lock("identity"):
-            current = self._stored_token()
+            current = await self._stored_token()
             # Another process may have renewed it already: use theirs rather than burning another grant.
             if current is not None and current.token != identity.token:
                 grant = current
                 self.api.token = grant.token
             else:
                 grant, _ = await self._token_locked(force_new=True)
-            session = self._stored_session(grant.token) or await self._new_session_locked(grant)
+            session = await self._stored_session(grant.token) or await self._new_session_locked(grant)
             if session["session_id"] != identity.session_id:
                 self.notices.append(_FRESH)
             self.identity = Identity.of(grant, session, anonymous=True)
@@ -254,7 +251,7 @@ class Connection:
     async def _renew_session(self, identity: Identity, notify: Notifier) -> Identity:
         await notify("The project session was lost; starting a new one...")
         async with self._lock, self.store.async_lock("identity"):
-            session = self._stored_session(identity.token)
+            session = await self._stored_session(identity.token)
             if session is None or session["session_id"] == identity.session_id:
                 session = await self._new_session_locked(TokenGrant(token=identity.token, user_id=identity.user_id))
             self.notices.append(_FRESH)

@@ -27,7 +27,7 @@ log = structlog.get_logger(__name__)
 
 JOURNAL = "jobs.json"
 JobKind = Literal["generate", "export"]
-_KEEP_FINISHED = 50  # journal entries of finished jobs kept for later `state(job_id)` calls
+_KEEP_FINISHED = 50  # finished jobs kept (in memory and journal) for later `state(job_id)` calls
 
 
 class Reporter(Protocol):
@@ -109,6 +109,10 @@ class Job:
     async def changed(self) -> None:
         await self._changed.wait()
 
+    async def checkpoint(self) -> None:
+        """Make sure the journal holds this job as it is now (e.g. a render id before submitting it)."""
+        await self._manager.checkpoint()
+
 
 Runner = Callable[[Job], Awaitable[dict[str, Any]]]
 ErrorMapper = Callable[[NemoError], ErrorInfo]
@@ -128,7 +132,9 @@ class JobManager:
         self._error_info = error_info
         self.still_working_interval = still_working_interval
         self._jobs: dict[str, Job] = {}
-        self._load()
+        self._write_lock = anyio.Lock()
+        self._dirty = False
+        self._writer_running = False
 
     # -- lifecycle --------------------------------------------------------
 
@@ -214,15 +220,39 @@ class JobManager:
     # -- journal ----------------------------------------------------------
 
     def save(self) -> None:
-        finished = [j for j in self.all() if not j.running][-_KEEP_FINISHED:]
-        keep = [j for j in self.all() if j.running or j in finished]
-        try:
-            self._store.write_json(JOURNAL, {"jobs": [j.record.model_dump(mode="json") for j in keep]})
-        except OSError as exc:  # a full disk must not fail the job itself
-            log.warning("could not write the job journal", error=str(exc))
+        """Note that the journal must be rewritten; a background writer does it off the event loop."""
+        self._dirty = True
+        if not self._writer_running:
+            self._writer_running = True
+            self._tg.start_soon(self._writer, name="job journal writer")
 
-    def _load(self) -> None:
-        data = self._store.read_json(JOURNAL) or {}
+    async def _writer(self) -> None:
+        try:
+            while self._dirty:
+                await self.checkpoint()
+        finally:
+            self._writer_running = False
+
+    async def checkpoint(self) -> None:
+        """Return once the journal on disk reflects every job as it is now."""
+        async with self._write_lock:
+            # The snapshot is taken under the lock, so a later write is never older than an earlier one.
+            self._dirty = False
+            self._forget_old()
+            data = {"jobs": [job.record.model_dump(mode="json") for job in self._jobs.values()]}
+            try:
+                await anyio.to_thread.run_sync(self._store.write_json, JOURNAL, data)
+            except OSError as exc:  # a full disk must not fail the job itself
+                log.warning("could not write the job journal", error=str(exc))
+
+    def _forget_old(self) -> None:
+        finished = [j for j in self.all() if not j.running and j.record.status != "interrupted"]
+        for job in finished[:-_KEEP_FINISHED]:
+            del self._jobs[job.record.job_id]
+
+    async def load(self) -> None:
+        """Read the journal of a previous process; its running jobs become resumable `interrupted` ones."""
+        data = await anyio.to_thread.run_sync(self._store.read_json, JOURNAL) or {}
         for raw in data.get("jobs", []) if isinstance(data.get("jobs"), list) else []:
             try:
                 record = JobRecord.model_validate(raw)

@@ -78,6 +78,7 @@ class Exporter:
             render_id = new_render_id()
             # Journal the id before submitting: if we die right after, the restart finds this render.
             job.update("Submitting the render...", render_id=render_id, attempt=attempt, draft_submitted=False)
+            await job.checkpoint()
             identity = await self.conn.ensure()
 
             async def submit(ident: Identity, rid: str = render_id) -> RenderStatus:
@@ -85,6 +86,7 @@ class Exporter:
 
             await self.conn.call(submit)
             job.update("Render queued", progress=5, draft_submitted=True, session_id=identity.session_id)
+            await job.checkpoint()
             try:
                 return await self._await_render(job, render_id, attempt=attempt)
             except ApiError as exc:

@@ -92,6 +92,9 @@ class NemoVideo:
         self.jobs = JobManager(
             self.store, tg, error_info=self._error_info, still_working_interval=s.still_working_interval
         )
+        await self.jobs.load()
+        # Runs before the cancel above (exit callbacks run last-in first-out): the journal is current at exit.
+        self._stack.push_async_callback(self.jobs.checkpoint)
         self.exporter = Exporter(
             self.api,
             self.conn,
