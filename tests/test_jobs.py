@@ -57,8 +57,12 @@ async def test_generate_longer_than_wait_returns_job_then_completes(settings: Se
 async def test_client_cancelling_the_call_does_not_stop_the_job(settings: Settings, emu: Emulator) -> None:
     emu.next_stream("Done with the edit.", draft=TITLE_DRAFT, duration_s=200)
     async with inprocess(settings) as client:
-        with anyio.move_on_after(0.05):
-            await client.call_tool("generate", {"instruction": VIDEO})
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.call_tool, "generate", {"instruction": VIDEO})
+            with anyio.fail_after(10):
+                while emu.run_sse_calls == 0:  # the stream is running: now the client gives up
+                    await anyio.sleep(0.005)
+            tg.cancel_scope.cancel()
         with anyio.fail_after(20):
             while True:
                 state = await client.call_tool("state", {})
