@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
 from conftest import inprocess, make_settings, over_stdio, record_output, stdio_env, text_of
@@ -144,3 +145,22 @@ async def test_connected_notice_in_human_words(settings: Settings) -> None:
     assert "Setting things up..." in messages
     assert any(m.startswith("Connected") for m in messages)
     assert not any("{" in m or "nmv_" in m for m in messages)
+
+
+async def test_two_servers_started_at_once_share_one_identity(
+    backend: EmulatorServer, home: Path, emu: Emulator
+) -> None:
+    """Two clients launching the server at the same moment must not burn two weekly anonymous tokens."""
+    env = stdio_env(backend, home)
+    results: list[object] = []
+
+    async def one() -> None:
+        async with over_stdio(env) as client:
+            results.append(await client.call_tool("credits", {}))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one)
+        tg.start_soon(one)
+    assert len(results) == 2 and not any(r.is_error for r in results)  # type: ignore[attr-defined]
+    assert emu.anonymous_tokens_issued == 1
+    assert len(emu.sessions) == 1

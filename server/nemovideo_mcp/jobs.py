@@ -211,7 +211,7 @@ class JobManager:
                 await report(record.stage, record.progress)
             elif now - last_note >= self.still_working_interval:
                 last_note = now
-                await report(f"Still working... ({_minutes(record.elapsed_s)} so far)", record.progress)
+                await report(f"Still working... ({minutes(record.elapsed_s)} so far)", record.progress)
             timeout = min(deadline, last_note + self.still_working_interval) - now
             with anyio.move_on_after(max(timeout, 0.01)):
                 await job.changed()
@@ -265,5 +265,6 @@ class JobManager:
             self._jobs[record.job_id] = Job(record, self)
 
 
-def _minutes(seconds: float) -> str:
+def minutes(seconds: float) -> str:
+    """A duration for people: '45 s', '2 min 5 s'."""
     return f"{int(seconds // 60)} min {int(seconds % 60)} s" if seconds >= 60 else f"{int(seconds)} s"

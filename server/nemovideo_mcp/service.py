@@ -26,7 +26,7 @@ from nemovideo_mcp.errors import NemoError, SettingsError, TransportError
 from nemovideo_mcp.files import UploadCandidate, check_upload_path, check_url, open_upload, resolve_inside
 from nemovideo_mcp.gui import translate_reply
 from nemovideo_mcp.intent import route
-from nemovideo_mcp.jobs import Job, JobManager, JobRecord, Reporter, no_report
+from nemovideo_mcp.jobs import Job, JobManager, JobRecord, Reporter, minutes, no_report
 from nemovideo_mcp.messages import Who, explain
 from nemovideo_mcp.redact import redact
 from nemovideo_mcp.render import Exporter, RenderSettings
@@ -410,6 +410,7 @@ class NemoVideo:
             result = GenerateResult.model_validate({**record.result, **base, "status": record.status})
             if record.error is not None:
                 result.error = record.error
+            result.message = f"{result.message}\n\n(Took {minutes(record.elapsed_s)}.)"
             return result
         if record.status == "interrupted":
             return GenerateResult(
@@ -494,7 +495,7 @@ class NemoVideo:
             size = record.result.get("size_bytes") or 0
             return ExportResult(
                 message=f"Saved the MP4 to {record.result['path']} ({size / 2**20:.1f} MB) in "
-                f"{record.elapsed_s:.0f} s."
+                f"{minutes(record.elapsed_s)}."
                 + (f" Download link: {record.result['url']}" if record.result.get("url") else ""),
                 **{**base, **record.result},
             )
