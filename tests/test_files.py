@@ -696,3 +696,26 @@ def test_resolve_inside_never_escapes(served: Path, parts: list[str]) -> None:
         assert stat.S_ISREG(result.stat().st_mode)
         assert not any(p.startswith(".") for p in result.relative_to(root).parts)
         assert result.read_bytes() == MP4  # never the secret
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8080/a.mp4",
+        "http://127.0.0.1/a.mp4",
+        "http://10.0.0.5/a.mp4",
+        "http://192.168.1.20/clip.mp4",
+        "http://[::1]/a.mp4",
+        "http://169.254.169.254/latest/meta-data",
+        "http://nas.local/a.mp4",
+    ],
+)
+def test_check_url_refuses_local_and_private_addresses(url: str) -> None:
+    with pytest.raises(NemoError) as caught:
+        check_url(url)
+    assert "path instead" in caught.value.message
+
+
+def test_check_url_accepts_public_hosts() -> None:
+    assert check_url("https://example.com/clip.mp4") == "https://example.com/clip.mp4"
+    assert check_url("http://93.184.216.34/a.mp4") == "http://93.184.216.34/a.mp4"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import os
 import re
 import stat
@@ -595,7 +596,26 @@ def check_url(raw: str) -> str:
         )
     if not host or "\\" in parts.netloc:
         raise _refuse("invalid_input", "That link has no valid host name. Give a full http(s) link.")
+    if _is_local_host(host):
+        # NemoVideo fetches links from its own servers: a local address would only fail there, after
+        # telling a third party about the user's network.
+        raise _refuse(
+            "invalid_input",
+            "That link points to this computer or a private network, which NemoVideo's servers cannot reach. "
+            "Give the file's path instead, or a public link.",
+        )
     return url
+
+
+def _is_local_host(host: str) -> bool:
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith((".localhost", ".local", ".internal", ".lan")):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return not address.is_global
 
 
 # --- file names and download paths ------------------------------------------------
