@@ -82,3 +82,20 @@ async def test_invalid_arguments_get_a_validation_error(settings: Settings) -> N
         assert result.is_error
         # The server still answers afterwards.
         assert not (await client.call_tool("credits", {})).is_error
+
+
+async def test_unusable_state_folder_is_a_clear_error(backend: EmulatorServer, home: Path) -> None:
+    (home / "state-file").write_text("not a folder")
+    settings = make_settings(backend, home, state_dir=home / "state-file")
+    async with inprocess(settings) as client:
+        result = await client.call_tool("credits", {})
+    assert result.is_error
+    assert result.structured_content["error"]["code"] == "local_storage"
+    assert "NEMO_STATE_DIR" in text_of(result) and "Error executing tool" not in text_of(result)
+
+
+async def test_numeric_ids_from_the_backend_are_read_as_text(settings: Settings, emu: Emulator) -> None:
+    from nemovideo_mcp.api.models import SessionInfo, TokenGrant
+
+    assert SessionInfo.model_validate({"session_id": 5529798706024415232, "user_id": 42}).user_id == "42"
+    assert TokenGrant.model_validate({"token": "nmv_usr_x", "user_id": 7}).user_id == "7"

@@ -7,6 +7,8 @@ generation or a 45 s render takes a fraction of a second here.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
 import signal
 from pathlib import Path
@@ -78,10 +80,17 @@ async def test_progress_notifications_reach_a_client_with_a_token(settings: Sett
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
 
+    values: list[float] = []
+
+    async def on_value(progress: float, total: float | None, message: str | None) -> None:
+        values.append(progress)
+        await on_progress(progress, total, message)
+
     async with inprocess(settings) as client:
-        await client.call_tool("generate", {"instruction": VIDEO}, progress_callback=on_progress)
+        await client.call_tool("generate", {"instruction": VIDEO}, progress_callback=on_value)
     assert any(m.startswith("Working on it") for m in messages), messages
     assert len(messages) >= 3
+    assert all(b > a for a, b in itertools.pairwise(values)), values  # MCP: progress only increases
 
 
 async def test_still_working_on_a_heartbeat_only_stream(backend: EmulatorServer, home: Path, emu: Emulator) -> None:
@@ -271,3 +280,110 @@ def _server_pid(state_dir: str) -> int:
         except OSError:
             continue
     raise AssertionError("server process not found")
+
+
+async def _export_running_then_stop(settings: Settings, emu: Emulator, **args: Any) -> str:
+    """Start an export and stop the server while it renders (the journal keeps it as running)."""
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        started = await client.call_tool("export", {"wait_seconds": 0.05, **args})
+        assert started.structured_content["status"] == "running", text_of(started)
+        return str(started.structured_content["job_id"])
+
+
+async def test_two_calls_resuming_at_once_render_and_save_once(settings: Settings, emu: Emulator) -> None:
+    emu.render_seconds = 400
+    job_id = await _export_running_then_stop(settings, emu, filename="city.mp4")
+    results: list[Any] = []
+    async with inprocess(settings) as client:
+
+        async def resume() -> None:
+            results.append(await client.call_tool("export", {"filename": "city.mp4", "wait_seconds": 30}))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(resume)
+            tg.start_soon(resume)
+    assert [r.structured_content["job_id"] for r in results] == [job_id, job_id]
+    assert len(emu.renders) == 1
+    assert sorted(p.name for p in settings.export_dir.iterdir()) == ["city.mp4"]
+
+
+async def test_export_again_without_the_filename_waits_for_the_named_one(settings: Settings, emu: Emulator) -> None:
+    emu.render_seconds = 300
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        first = await client.call_tool("export", {"filename": "named.mp4", "wait_seconds": 0})
+        again = await client.call_tool("export", {"wait_seconds": 30})
+    assert again.structured_content["job_id"] == first.structured_content["job_id"]
+    assert again.structured_content["path"].endswith("named.mp4")
+    assert len(emu.renders) == 1
+
+
+async def test_crash_between_submit_and_journal_does_not_render_twice(settings: Settings, emu: Emulator) -> None:
+    emu.render_seconds = 300
+    job_id = await _export_running_then_stop(settings, emu)
+    # Rewind the journal to the moment before the backend's answer was recorded.
+    journal = settings.state_dir / "jobs.json"
+    data = json.loads(journal.read_text())
+    for job in data["jobs"]:
+        if job["job_id"] == job_id:
+            job["params"]["draft_submitted"] = False
+    journal.write_text(json.dumps(data))
+    async with inprocess(settings) as client:
+        result = await client.call_tool("export", {"wait_seconds": 30})
+    assert result.structured_content["status"] == "succeeded", text_of(result)
+    assert len(emu.renders) == 1
+
+
+async def test_unwritable_export_folder_is_explained_and_render_kept(
+    backend: EmulatorServer, home: Path, emu: Emulator
+) -> None:
+    (home / "not-a-folder").write_text("a file where the export folder should be")
+    settings = make_settings(backend, home, export_dir=home / "not-a-folder")
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        result = await client.call_tool("export", {})
+    assert result.is_error
+    error = result.structured_content["error"]
+    assert error["code"] == "download_failed" and "NEMO_EXPORT_DIR" in error["message"]
+    assert "Traceback" not in text_of(result)
+    # Fixed folder, same render: asking again resumes it instead of rendering twice.
+    async with inprocess(make_settings(backend, home)) as client:
+        again = await client.call_tool("export", {"job_id": result.structured_content["job_id"]})
+    assert again.structured_content["status"] == "succeeded", text_of(again)
+    assert len(emu.renders) == 1
+
+
+async def test_generate_succeeds_when_only_the_asked_for_export_fails(settings: Settings, emu: Emulator) -> None:
+    emu.next_stream("Done! Click the Export button to download", draft=TITLE_DRAFT)
+    emu.fail_next_render("encoder crashed", times=2)
+    async with inprocess(settings) as client:
+        result = await client.call_tool("generate", {"instruction": "make it and send me the video"})
+    data = result.structured_content
+    assert not result.is_error and data["status"] == "succeeded"
+    assert data["export"]["error"]["code"] == "render_failed"
+    assert any("do not resend the instruction" in n for n in data["notices"])
+
+
+async def test_generate_cut_off_by_a_restart_is_reported_not_resumed(settings: Settings, emu: Emulator) -> None:
+    emu.next_stream("never finished here", duration_s=100_000)
+    async with inprocess(settings) as client:
+        started = await client.call_tool("generate", {"instruction": VIDEO, "wait_seconds": 0.05})
+        job_id = started.structured_content["job_id"]
+    async with inprocess(settings) as client:
+        state = await client.call_tool("state", {})
+        job = await client.call_tool("state", {"job_id": job_id, "wait_seconds": 0})
+    assert state.structured_content["jobs"] == []
+    assert job.structured_content["job"]["status"] == "interrupted"
+    assert "not sent again" in text_of(job)
+    assert emu.run_sse_calls == 1
+
+
+async def test_a_stream_that_never_ends_is_cut_at_stream_max(backend: EmulatorServer, home: Path,
+                                                            emu: Emulator) -> None:
+    settings = make_settings(backend, home, stream_max=0.3)
+    emu.next_stream("too late", heartbeats=10_000, duration_s=1_000_000)
+    async with inprocess(settings) as client:
+        result = await client.call_tool("generate", {"instruction": VIDEO})
+    assert result.structured_content["error"]["code"] == "stream_dropped"
+    assert emu.run_sse_calls == 1

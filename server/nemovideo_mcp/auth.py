@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 import anyio
+import filelock
 import structlog
 
 from nemovideo_mcp.api.client import NemoApi
@@ -31,6 +33,8 @@ T = TypeVar("T")
 IDENTITY_FILE = "identity.json"
 SESSION_FILE = "session.json"
 CLIENT_ID_FILE = "client_id"
+# Longest wait for the identity lock: another process may hold it through a token request and a 429 pause.
+_LOCK_WAIT = 300.0
 # Renew a little before the backend would refuse the token.
 _EXPIRY_MARGIN = timedelta(minutes=10)
 
@@ -125,16 +129,43 @@ class Connection:
 
     # -- bootstrap --------------------------------------------------------
 
-    @staticmethod
-    async def _io(fn: Callable[..., T], *args: object) -> T:
+    async def _io(self, fn: Callable[..., T], *args: object) -> T:
         """The state files are small, but disk I/O (fsync included) never runs on the event loop."""
-        return await anyio.to_thread.run_sync(fn, *args)
+        try:
+            return await anyio.to_thread.run_sync(fn, *args)
+        except OSError as exc:
+            raise self._storage_error(exc.strerror or type(exc).__name__) from None
+
+    @asynccontextmanager
+    async def _identity_lock(self) -> AsyncIterator[None]:
+        """The cross-process lock around identity changes.
+
+        Held across a token request (read timeout) and a 429 pause, so it waits longer than both.
+        """
+        lock = self.store.async_lock("identity", timeout=_LOCK_WAIT)
+        try:
+            await lock.acquire()
+        except filelock.Timeout:
+            raise self._storage_error("another NemoVideo server on this computer kept it locked") from None
+        except OSError as exc:
+            raise self._storage_error(exc.strerror or type(exc).__name__) from None
+        try:
+            yield
+        finally:
+            await lock.release()
+
+    def _storage_error(self, reason: str) -> NemoError:
+        return NemoError(
+            "local_storage",
+            f"Could not use the state folder {self.store.root} ({reason}). Check that it is writable, or set "
+            "NEMO_STATE_DIR to another folder, and try again.",
+        )
 
     async def _bootstrap(self, notify: Notifier) -> Identity:
         await notify("Setting things up...")
-        await anyio.to_thread.run_sync(self.store.ensure)
+        await self._io(self.store.ensure)
         # The lock spans read-check-request-write so two processes never both ask for a token.
-        async with self.store.async_lock("identity"):
+        async with self._identity_lock():
             grant, anonymous = await self._token_locked(force_new=False)
             session = await self._stored_session(grant.token)
             if session is None:
@@ -234,7 +265,7 @@ class Connection:
         if not identity.anonymous:
             raise _rejected_user_token()
         await notify("The sign-in expired; reconnecting...")
-        async with self._lock, self.store.async_lock("identity"):
+        async with self._lock, self._identity_lock():
             current = await self._stored_token()
             # Another process may have renewed it already: use theirs rather than burning another grant.
             if current is not None and current.token != identity.token:
@@ -250,7 +281,7 @@ class Connection:
 
     async def _renew_session(self, identity: Identity, notify: Notifier) -> Identity:
         await notify("The project session was lost; starting a new one...")
-        async with self._lock, self.store.async_lock("identity"):
+        async with self._lock, self._identity_lock():
             session = await self._stored_session(identity.token)
             if session is None or session["session_id"] == identity.session_id:
                 session = await self._new_session_locked(TokenGrant(token=identity.token, user_id=identity.user_id))

@@ -32,6 +32,7 @@ ErrorCode = Literal[
     "render_cancelled",
     "download_failed",
     "job_not_found",
+    "local_storage",
 ]
 
 

@@ -55,6 +55,11 @@ class JobRecord(BaseModel):
     error: ErrorInfo | None = None
 
     @property
+    def resumable(self) -> bool:
+        """An export cut off by a restart: its render may still be fetched."""
+        return self.status == "interrupted" and self.kind == "export"
+
+    @property
     def elapsed_s(self) -> float:
         return round((self.finished_at or time.time()) - self.started_at, 1)
 
@@ -152,6 +157,11 @@ class JobManager:
         self._tg.start_soon(self._run, job, runner, name=f"job {record.job_id}")
         return job
 
+    def resume(self, job: Job, runner: Runner) -> Job:
+        """Run a journaled job again under its id, unless a call just did: then that run is the answer."""
+        current = self._jobs.get(job.record.job_id, job)
+        return current if current.running else self.start(current.record.kind, runner, job_id=current.record.job_id)
+
     async def _run(self, job: Job, runner: Runner) -> None:
         with anyio.CancelScope() as scope:
             job.cancel_scope = scope
@@ -246,7 +256,7 @@ class JobManager:
                 log.warning("could not write the job journal", error=str(exc))
 
     def _forget_old(self) -> None:
-        finished = [j for j in self.all() if not j.running and j.record.status != "interrupted"]
+        finished = [j for j in self.all() if not j.running and not j.record.resumable]
         for job in finished[:-_KEEP_FINISHED]:
             del self._jobs[job.record.job_id]
 
@@ -259,9 +269,14 @@ class JobManager:
             except ValueError:
                 continue
             if record.status == "running":
-                # Its task died with the previous process; an export can be resumed from its render id.
+                # Its task died with the previous process. An export resumes from its render id;
+                # a generate cannot (its stream is gone, and resending could charge twice).
                 record.status = "interrupted"
-                record.stage = "Interrupted by a server restart; it resumes when asked for."
+                if record.kind == "export":
+                    record.stage = "Interrupted by a server restart; export resumes it."
+                else:
+                    record.stage = "Interrupted by a server restart; not sent again."
+                    record.finished_at = record.finished_at or time.time()
             self._jobs[record.job_id] = Job(record, self)
 
 

@@ -26,7 +26,7 @@ class Who:
         return f"{base}?bind={self.user_id}" if self.user_id else base
 
 
-def explain(error: NemoError, who: Who) -> str:
+def in_words(error: NemoError, who: Who) -> str:
     """The one message the agent shows its user for this error."""
     match error.code:
         case "no_credits":

@@ -54,39 +54,35 @@ class Exporter:
 
     async def run(self, job: Job) -> dict[str, Any]:
         params = job.record.params
-        if params.get("render_id") and params.get("draft_submitted"):
-            job.update("Resuming the render started before the restart...")
-            status = await self._await_render(job, params["render_id"], attempt=params.get("attempt", 1))
-        else:
-            status = await self._submit_and_await(job)
+        resume_id = params.get("render_id")
+        if resume_id and not params.get("draft_submitted") and not await self._render_exists(resume_id):
+            resume_id = None  # we died before the backend accepted it: submitting now renders once
+        if resume_id:
+            job.update("Resuming the render started earlier...")
+        status = await self._render(job, resume_id=resume_id, first_attempt=params.get("attempt", 1))
         return await self._download(job, status)
+
+    async def _render_exists(self, render_id: str) -> bool:
+        """Did the backend take this render before the process that submitted it died?"""
+        try:
+            await self.conn.call(lambda _: self.api.render_status(render_id))
+        except ApiError as exc:
+            if exc.http_status == 404:
+                return False
+            raise
+        return True
 
     # -- render -------------------------------------------------------------
 
-    async def _submit_and_await(self, job: Job) -> RenderStatus:
-        job.update("Checking the timeline...", progress=0)
-        state = await self.conn.call(lambda ident: self.api.state(ident.session_id))
-        draft = state.draft or {}
-        if not parse_draft(draft).is_export_ready:
-            raise NemoError(
-                "not_export_ready",
-                "Nothing to export yet: the timeline has no clips. Use generate (or upload media first) to "
-                "create the video, then export.",
-            )
+    async def _render(self, job: Job, *, resume_id: str | None, first_attempt: int) -> RenderStatus:
+        draft: dict[str, Any] | None = None
         last_error: NemoError | None = None
-        for attempt in (1, 2):  # a failed render is retried once, under a new id as the API requires
-            render_id = new_render_id()
-            # Journal the id before submitting: if we die right after, the restart finds this render.
-            job.update("Submitting the render...", render_id=render_id, attempt=attempt, draft_submitted=False)
-            await job.checkpoint()
-            identity = await self.conn.ensure()
-
-            async def submit(ident: Identity, rid: str = render_id) -> RenderStatus:
-                return await self.api.render_start(rid, ident.session_id, draft)
-
-            await self.conn.call(submit)
-            job.update("Render queued", progress=5, draft_submitted=True, session_id=identity.session_id)
-            await job.checkpoint()
+        for attempt in range(first_attempt, 3):  # a failed render is retried once, under a new id as the API requires
+            if resume_id is not None:
+                render_id, resume_id = resume_id, None
+            else:
+                draft = draft if draft is not None else await self._export_ready_draft(job)
+                render_id = await self._submit(job, draft, attempt)
             try:
                 return await self._await_render(job, render_id, attempt=attempt)
             except ApiError as exc:
@@ -96,12 +92,37 @@ class Exporter:
                 log.info("render failed", attempt=attempt)
                 if attempt == 1:
                     job.update("The render failed; retrying once with a new render...", progress=0)
-        assert last_error is not None
         raise NemoError(
             "render_failed",
-            f"The render failed twice. The backend said: {last_error.message} Try export again later, or change "
-            "the timeline (for example, remove a clip that may be damaged).",
+            f"The render failed twice. The backend said: {last_error.message if last_error else 'no reason'} "
+            "Try export again later, or change the timeline (for example, remove a clip that may be damaged).",
         )
+
+    async def _export_ready_draft(self, job: Job) -> dict[str, Any]:
+        job.update("Checking the timeline...", progress=0)
+        state = await self.conn.call(lambda ident: self.api.state(ident.session_id))
+        draft = state.draft or {}
+        if not parse_draft(draft).is_export_ready:
+            raise NemoError(
+                "not_export_ready",
+                "Nothing to export yet: the timeline has no clips. Use generate (or upload media first) to "
+                "create the video, then export.",
+            )
+        return draft
+
+    async def _submit(self, job: Job, draft: dict[str, Any], attempt: int) -> str:
+        render_id = new_render_id()
+        # Journal the id before submitting: if we die right after, the restart finds this render.
+        job.update("Submitting the render...", render_id=render_id, attempt=attempt, draft_submitted=False)
+        await job.checkpoint()
+
+        async def submit(ident: Identity) -> RenderStatus:
+            return await self.api.render_start(render_id, ident.session_id, draft)
+
+        await self.conn.call(submit)
+        job.update("Render queued", progress=5, draft_submitted=True)
+        await job.checkpoint()
+        return render_id
 
     async def _await_render(self, job: Job, render_id: str, *, attempt: int) -> RenderStatus:
         s = self.settings
@@ -137,7 +158,10 @@ class Exporter:
 
     async def _download(self, job: Job, status: RenderStatus) -> dict[str, Any]:
         folder = self.settings.export_dir
-        await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
+        try:
+            await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
+        except OSError as exc:
+            raise _folder_error(folder, exc) from None
         filename = safe_filename(job.record.params.get("filename") or f"nemovideo-{status.id}.mp4")
         if not filename.lower().endswith(".mp4"):
             filename += ".mp4"
@@ -151,6 +175,8 @@ class Exporter:
                     size = await self.api.download(url, tmp, max_bytes=self.settings.max_download_bytes)
                     await anyio.to_thread.run_sync(_check_mp4, tmp, size)
                     final = await anyio.to_thread.run_sync(move_into_place, tmp, folder, filename)
+                except OSError as exc:  # the local disk, not the network: retrying the same folder will not help
+                    raise _folder_error(folder, exc) from None
                 except NemoError as exc:
                     last = exc
                     log.info("download failed", code=exc.code)
@@ -158,7 +184,9 @@ class Exporter:
                         break
                     continue
                 finally:
-                    await anyio.to_thread.run_sync(partial(tmp.unlink, missing_ok=True))
+                    # Shielded: a cancelled export must still never leave a partial file behind.
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(partial(tmp.unlink, missing_ok=True))
                 return {
                     "path": str(final),
                     "url": status.url,
@@ -171,6 +199,14 @@ class Exporter:
             f"The render finished but the MP4 could not be downloaded ({last.message if last else 'no URL'}). "
             "Call export again to retry the download; the render is not repeated.",
         )
+
+
+def _folder_error(folder: Path, exc: OSError) -> NemoError:
+    return NemoError(
+        "download_failed",
+        f"Could not save the MP4 in {folder} ({exc.strerror or type(exc).__name__}). Free some space or set "
+        "NEMO_EXPORT_DIR to a folder you can write to, then call export again: the render is not repeated.",
+    )
 
 
 def _check_mp4(path: Path, size: int) -> None:

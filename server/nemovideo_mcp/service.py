@@ -27,7 +27,7 @@ from nemovideo_mcp.files import UploadCandidate, check_upload_path, check_url, o
 from nemovideo_mcp.gui import translate_reply
 from nemovideo_mcp.intent import route
 from nemovideo_mcp.jobs import Job, JobManager, JobRecord, Reporter, minutes, no_report
-from nemovideo_mcp.messages import Who, explain
+from nemovideo_mcp.messages import Who, in_words
 from nemovideo_mcp.redact import redact
 from nemovideo_mcp.render import Exporter, RenderSettings
 from nemovideo_mcp.results import (
@@ -90,7 +90,7 @@ class NemoVideo:
         # Jobs must not outlive the HTTP client they use: cancel them before closing it.
         self._stack.callback(tg.cancel_scope.cancel)
         self.jobs = JobManager(
-            self.store, tg, error_info=self._error_info, still_working_interval=s.still_working_interval
+            self.store, tg, error_info=self.explain, still_working_interval=s.still_working_interval
         )
         await self.jobs.load()
         # Runs before the cancel above (exit callbacks run last-in first-out): the journal is current at exit.
@@ -137,11 +137,9 @@ class NemoVideo:
             web_url=self.settings.web_url,
         )
 
-    def _error_info(self, exc: NemoError) -> ErrorInfo:
-        return ErrorInfo(code=exc.code, message=redact(explain(exc, self._who())), backend_code=exc.backend_code)
-
     def explain(self, exc: NemoError) -> ErrorInfo:
-        return self._error_info(exc)
+        """The error as the agent sees it: code, words chosen for this user, and no secrets."""
+        return ErrorInfo(code=exc.code, message=redact(in_words(exc, self._who())), backend_code=exc.backend_code)
 
     async def _connect(self, report: Reporter) -> Identity:
         async def note(message: str) -> None:
@@ -195,7 +193,7 @@ class NemoVideo:
         await self._connect(report)
         state = await self._state()
         view = timeline_view(parse_draft(state.draft))
-        jobs = [j.record.info() for j in self.jobs.all() if j.running or j.record.status == "interrupted"]
+        jobs = [j.record.info() for j in self.jobs.all() if j.running or j.record.resumable]
         message = view.summary
         if job_result is not None:
             message = f"{job_result.message}\n\n{view.summary}"
@@ -230,7 +228,7 @@ class NemoVideo:
                 else:
                     candidates.append((source, await anyio.to_thread.run_sync(check_path, source)))
             except NemoError as exc:
-                refused.append(self._error_info(exc))
+                refused.append(self.explain(exc))
         if not urls and not candidates:
             first = refused[0] if refused else ErrorInfo(code="invalid_input", message="No files or URLs were given.")
             raise NemoError(first.code, " ".join(r.message for r in refused) or first.message)
@@ -316,12 +314,16 @@ class NemoVideo:
         dropped: TransportError | None = None
         job.update("The agent is working...")
         try:
-            async for event in stream.events():
-                collector.feed(event)
-                if isinstance(event, ToolActivity) and event.phase == "call":
-                    job.update(f"Working on it: {_humanize_tool(event.name)}...")
-                elif isinstance(event, Text) and event.text.strip():
-                    job.update("Writing the reply...")
+            # Keep-alives reset the idle timeout, so a stream that never ends needs an overall limit too.
+            with anyio.move_on_after(self.settings.stream_max) as limit:
+                async for event in stream.events():
+                    collector.feed(event)
+                    if isinstance(event, ToolActivity) and event.phase == "call":
+                        job.update(f"Working on it: {_humanize_tool(event.name)}...")
+                    elif isinstance(event, Text) and event.text.strip():
+                        job.update("Writing the reply...")
+            if limit.cancelled_caught:
+                dropped = TransportError("stream_dropped", "The stream ran past NEMO_STREAM_MAX.")
         except TransportError as exc:
             # Never resend: the backend may have acted and charged already.
             dropped = exc
@@ -341,7 +343,7 @@ class NemoVideo:
         result = GenerateResult(status="succeeded", reply=translated.text, changes=changes, timeline=view, message="")
 
         if dropped is not None:
-            result.error = self._error_info(
+            result.error = self.explain(
                 NemoError(
                     "stream_dropped",
                     "The connection to NemoVideo dropped while it was working. The instruction was not sent again "
@@ -352,7 +354,7 @@ class NemoVideo:
             )
         elif collector.errors and not reply:
             err = collector.errors[-1]
-            result.error = self._error_info(
+            result.error = self.explain(
                 NemoError(
                     "stream_failed",
                     f"NemoVideo could not finish this instruction ({clean_text(err.message, limit=200)}). "
@@ -384,10 +386,15 @@ class NemoVideo:
         if also_export and result.error is None:
             if after.is_export_ready:
                 job.update("Exporting the video...")
-                export_job = self._start_export(filename=None)
+                export_job = self.jobs.start("export", self.exporter.run, params={"filename": None})
                 result.export = await self._export_wait(export_job, self.settings.render_timeout, no_report)
                 if result.export.error is not None:
-                    result.error = result.export.error
+                    # The edit happened (and was paid for): the turn succeeded, only the export needs another go.
+                    result.notices.append(
+                        f"The video was made, but exporting it failed: {result.export.error.message} "
+                        f'Call export (job_id="{export_job.record.job_id}") to try again; '
+                        "do not resend the instruction."
+                    )
             else:
                 result.notices.append("Nothing to export yet: the timeline has no clips.")
         result.notices += self.conn.take_notices()
@@ -435,23 +442,29 @@ class NemoVideo:
     ) -> ExportResult:
         self._check_settings()
         wait = self._wait(wait_seconds)
-        if job_id:
-            job: Job | None = self._job(job_id, kind="export")
-        else:
-            # The latest export to this file name, if it can still be waited for or resumed.
-            job = self.jobs.find(lambda r: r.kind == "export" and r.params.get("filename") == filename)
-            if job is not None and not (job.running or job.record.status == "interrupted" or _resumable(job.record)):
-                job = None
+        # Connect before looking the job up: nothing may await between finding a job and
+        # (re)starting it, or two calls at once would both start it.
+        await self._connect(report)
+        job = self._job(job_id, kind="export") if job_id else self._pending_export(filename)
         if cancel:
             return await self._cancel_export(job)
-        await self._connect(report)
         if job is None:
-            job = self._start_export(filename)
-        elif job.record.status == "interrupted" or _resumable(job.record):
-            job = self.jobs.start("export", self.exporter.run, job_id=job.record.job_id)
+            job = self.jobs.start("export", self.exporter.run, params={"filename": filename})
+        elif _resumable(job.record):
+            job = self.jobs.resume(job, self.exporter.run)
         elif job.record.status == "succeeded":
             await self._refresh_url(job)
         return await self._export_wait(job, wait, report)
+
+    def _pending_export(self, filename: str | None) -> Job | None:
+        """The latest export that can still be waited for or resumed (to this file name, when one is given)."""
+        return self.jobs.find(
+            lambda r: (
+                r.kind == "export"
+                and (r.status == "running" or _resumable(r))
+                and (filename is None or r.params.get("filename") == filename)
+            )
+        )
 
     async def _refresh_url(self, job: Job) -> None:
         """Download URLs expire: asking for a finished export again fetches a fresh one."""
@@ -466,12 +479,7 @@ class NemoVideo:
         if status.url:
             result["url"] = status.url
 
-    def _start_export(self, filename: str | None) -> Job:
-        return self.jobs.start("export", self.exporter.run, params={"filename": filename})
-
     async def _export_wait(self, job: Job, wait: float, report: Reporter) -> ExportResult:
-        if job.record.status == "interrupted":
-            job = self.jobs.start("export", self.exporter.run, job_id=job.record.job_id)
         record = await self.jobs.wait(job, wait, report)
         base: dict[str, Any] = {
             "status": record.status,
@@ -486,8 +494,8 @@ class NemoVideo:
             return ExportResult(
                 message=(
                     f"{record.stage} (job {record.job_id}, {record.elapsed_s:.0f} s so far). It keeps rendering in the "
-                    "background: call export again to wait for it (it resumes this render, it does not start a "
-                    "second one). Export is free."
+                    f'background: call export again (job_id="{record.job_id}") to wait for it; it resumes this render, '
+                    "it does not start a second one. Export is free."
                 ),
                 **base,
             )
@@ -498,6 +506,12 @@ class NemoVideo:
                 f"{minutes(record.elapsed_s)}."
                 + (f" Download link: {record.result['url']}" if record.result.get("url") else ""),
                 **{**base, **record.result},
+            )
+        if record.status == "interrupted":
+            return ExportResult(
+                message=f'The server restarted during this export; call export (job_id="{record.job_id}") to resume '
+                "its render and download the MP4. Nothing is rendered twice.",
+                **base,
             )
         error = record.error or ErrorInfo(code="render_failed", message="The export did not finish.")
         return ExportResult(message=error.message, error=error, **base)
@@ -548,13 +562,14 @@ def timeline_view(draft: Draft) -> TimelineView:
 
 
 def _resumable(record: JobRecord) -> bool:
-    """A failed export whose render was submitted and may still finish: resume it, never render twice."""
-    return (
+    """An export whose render may still be fetched: resume it, never render twice."""
+    failed_after_submit = (
         record.status == "failed"
         and record.error is not None
         and record.error.code in ("download_failed", "timeout")
-        and bool(record.params.get("draft_submitted"))
+        and bool(record.params.get("render_id"))
     )
+    return record.resumable or failed_after_submit
 
 
 def _items(sources: list[str], uploaded: list[Any]) -> list[UploadedItem]:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     stream_timeout: float = Field(
         default=960.0, gt=0, le=3600, description="Longest silence on a generation stream before giving up."
     )
+    stream_max: float = Field(
+        default=1200.0, gt=0, le=7200, description="Longest a generation stream may run, keep-alives or not (s)."
+    )
     get_retries: int = Field(default=3, ge=0, le=10, description="Retries of safe GET requests on 5xx/network.")
     rate_limit_delay: float = Field(default=30.0, ge=0, le=600, description="Pause before retrying after HTTP 429.")
     default_wait: float = Field(

@@ -37,6 +37,8 @@ from nemovideo_mcp.service import NemoVideo
 from nemovideo_mcp.settings import Settings, load_settings
 
 log = structlog.get_logger(__name__)
+# resources/read sends the file inline (base64): beyond this, the path and the URL serve better.
+MAX_RESOURCE_BYTES = 100 * 1024 * 1024
 
 INSTRUCTIONS = """\
 Make and edit videos with NemoVideo. Typical flow: (optional) `upload` photos, clips or music ->
@@ -192,7 +194,7 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
             "one. Use filename to choose the file name (never overwrites), cancel=true to stop a render."
         ),
         annotations=ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
     )
     async def export(
@@ -228,6 +230,11 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
 
         service = ctx.request_context.lifespan_context
         path = await anyio.to_thread.run_sync(service.exported_file, name)
+        if path is not None and (await anyio.Path(path).stat()).st_size > MAX_RESOURCE_BYTES:
+            raise ResourceError(
+                f"This export is larger than {MAX_RESOURCE_BYTES // 2**20} MB, too big to send inline: open it at "
+                f"{path} or use the download URL from export."
+            )
         if path is None:
             raise ResourceError("No such export. Only files saved by export in the export folder can be read.")
         return await anyio.Path(path).read_bytes()
@@ -244,6 +251,15 @@ async def _run(
     except NemoError as exc:
         info = service.explain(exc)
         log.info("tool error", code=info.code)
+        return _to_result(on_error(info), is_error=True)
+    except Exception:
+        # A bug of ours: the agent still gets a sentence it can act on, the details go to the log.
+        log.exception("tool failed unexpectedly")
+        info = ErrorInfo(
+            code="backend_error",
+            message="The NemoVideo server hit an unexpected problem (details are in its log). Try again; if it "
+            "keeps happening, run `nemovideo-mcp doctor`.",
+        )
         return _to_result(on_error(info), is_error=True)
     failed = getattr(result, "error", None) is not None and getattr(result, "status", "failed") == "failed"
     return _to_result(result, is_error=failed)
@@ -280,10 +296,16 @@ def _reporter(ctx: Context[Any]) -> Reporter:
     meta = ctx.request_context.meta or {}
     has_token = meta.get("progress_token") is not None or meta.get("progressToken") is not None
 
+    last = 0.0
+
     async def report(message: str, progress: float | None = None) -> None:
+        nonlocal last
         message = redact(message)
+        # MCP progress must increase with every notification: a percentage when there is a new one,
+        # else a small step (total only while the value still reads as a percentage).
+        last = progress if progress is not None and progress > last else last + 0.1
         # A no-op when the client sent no progress token.
-        await ctx.report_progress(progress if progress is not None else 0, total=100, message=message)
+        await ctx.report_progress(round(last, 1), total=100 if last <= 100 else None, message=message)
         if not has_token:
             # Without a token, a log message is the only channel (delivered where the client opted in).
             with warnings.catch_warnings():

@@ -12,11 +12,12 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import anyio
 import httpx
 from httpx_sse import EventSource
+from pydantic import BaseModel, ValidationError
 
 from nemovideo_mcp.api import sse
 from nemovideo_mcp.api.models import (
@@ -31,6 +32,7 @@ from nemovideo_mcp.errors import ApiError, ErrorCode, NemoError, TransportError
 from nemovideo_mcp.text import clean_text
 
 APP = "nemo_agent"
+M = TypeVar("M", bound=BaseModel)
 
 # Backend envelope codes -> our error codes (the words come from messages.py).
 _ENVELOPE_CODES: dict[int, ErrorCode] = {
@@ -124,32 +126,25 @@ class NemoApi:
         data = await self._json(
             "POST", "/api/auth/anonymous-token", auth=False, safe=False, headers={"X-Client-Id": client_id}
         )
-        return TokenGrant.model_validate(data)
+        return _model(TokenGrant, data)
 
     async def create_session(self, language: str) -> SessionInfo:
         data = await self._json(
             "POST", f"/api/tasks/me/with-session/{APP}", json={"task_name": "project", "language": language}
         )
-        return SessionInfo.model_validate(data)
-
-    async def claim_token(self, task_id: str, session_id: str) -> str:
-        data = await self._json("POST", "/api/auth/claim-token", json={"task_id": task_id, "session_id": session_id})
-        token = data.get("claim_token")
-        if not isinstance(token, str):
-            raise ApiError("backend_error", "The backend did not return a claim link.")
-        return token
+        return _model(SessionInfo, data)
 
     # -- reading ----------------------------------------------------------
 
     async def credits(self) -> Credits:
-        return Credits.model_validate(await self._json("GET", "/api/credits/balance/simple"))
+        return _model(Credits, await self._json("GET", "/api/credits/balance/simple"))
 
     async def state(self, session_id: str) -> SessionState:
         data = await self._json("GET", f"/api/state/{APP}/me/{session_id}/latest")
         found = data.get("state")
         raw_state: dict[str, Any] = found if isinstance(found, dict) else {}
         draft = raw_state.get("draft") if isinstance(raw_state.get("draft"), dict) else None
-        return SessionState.model_validate({**data, "draft": draft, "raw_state": raw_state})
+        return _model(SessionState, {**data, "draft": draft, "raw_state": raw_state})
 
     # -- uploads ----------------------------------------------------------
 
@@ -253,7 +248,11 @@ class NemoApi:
         headers = self._auth() if absolute.startswith(self.base_url + "/") else {}
         done = 0
         try:
-            async with self._http.stream("GET", absolute, headers=headers, timeout=self._timeout) as response:
+            # Download endpoints commonly redirect to a signed CDN URL; httpx drops the Authorization
+            # header when a redirect leaves our host, so following is safe.
+            async with self._http.stream(
+                "GET", absolute, headers=headers, timeout=self._timeout, follow_redirects=True
+            ) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     _unwrap(response, render=True)
@@ -401,9 +400,21 @@ def _plain(value: Any) -> str:
     return text.replace("{", "(").replace("}", ")")
 
 
+def _model(cls: type[M], data: dict[str, Any]) -> M:
+    """Read an answer into its model; an answer missing what we need is the backend's fault, said in words."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        fields = ", ".join(sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})) or "fields"
+        raise ApiError(
+            "backend_error",
+            f"The NemoVideo service sent an incomplete answer (missing or invalid: {fields}); try again.",
+        ) from None
+
+
 def _uploaded(data: dict[str, Any]) -> list[UploadedFile]:
     files = data.get("files")
-    return [UploadedFile.model_validate(f) for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+    return [_model(UploadedFile, f) for f in files if isinstance(f, dict)] if isinstance(files, list) else []
 
 
 def _backoff(attempt: int) -> float:

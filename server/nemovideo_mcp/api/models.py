@@ -9,11 +9,18 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any, info: ValidationInfo) -> Any:
+        # Ids are long numbers that JSON may deliver as numbers; we always treat them as text.
+        is_text_id = (info.field_name or "").endswith(("_id", "token")) or info.field_name == "expires_at"
+        return str(value) if is_text_id and isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class TokenGrant(_Tolerant):
@@ -27,12 +34,6 @@ class SessionInfo(_Tolerant):
     session_id: str
     task_id: str | None = None
     user_id: str | None = None
-
-    @field_validator("session_id", "task_id", mode="before")
-    @classmethod
-    def _as_text(cls, value: Any) -> Any:
-        # session ids are long numbers; JSON may deliver them as numbers.
-        return str(value) if isinstance(value, int) else value
 
 
 class Credits(_Tolerant):

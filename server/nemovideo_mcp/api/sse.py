@@ -143,7 +143,3 @@ class ReplyCollector:
         if len(texts) > 1 and _TEMPORARY_ISSUE.match(texts[-1]):
             texts.pop()
         return "\n\n".join(t.strip() for t in texts if t.strip())
-
-    @property
-    def did_work(self) -> bool:
-        return bool(self.tool_calls) or self.draft is not None
