@@ -49,3 +49,7 @@ def test_readme_starts_with_the_two_commands() -> None:
         'python3 -m venv .venv && . .venv/bin/activate && python -m pip install -e ".[dev]" && python -m pytest -q',
     ]
     assert text.index("```") < text.index("## ")
+
+
+def test_env_example_is_generated_from_the_settings_model() -> None:
+    assert (README.with_name(".env.example")).read_text(encoding="utf-8") == docs.env_example()
