@@ -16,10 +16,12 @@ from typing import Any
 
 import anyio
 import pytest
+from mcp import Client
 
 from conftest import inprocess, make_settings, over_stdio, probe_video, record_output, stdio_env, text_of
 from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.settings import Settings
+from nemovideo_mcp.tools import build_server
 
 VIDEO = "make a 10-second video about city lights"
 TITLE_DRAFT = {
@@ -387,3 +389,19 @@ async def test_a_stream_that_never_ends_is_cut_at_stream_max(backend: EmulatorSe
         result = await client.call_tool("generate", {"instruction": VIDEO})
     assert result.structured_content["error"]["code"] == "stream_dropped"
     assert emu.run_sse_calls == 1
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_without_a_progress_token_progress_arrives_as_log_messages(
+    settings: Settings, emu: Emulator, mode: str
+) -> None:
+    notes: list[str] = []
+
+    async def on_log(params: Any) -> None:
+        notes.append(str(params.data))
+
+    server = build_server(settings)
+    async with Client(server, mode=mode, logging_callback=on_log, log_level="info") as client:  # type: ignore[arg-type]
+        await client.call_tool("generate", {"instruction": VIDEO})
+    assert "Setting things up..." in notes
+    assert any(n.startswith("Working on it") for n in notes), notes

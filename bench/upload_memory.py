@@ -1,0 +1,84 @@
+"""Peak memory of the stdio server while uploading files of growing size.
+
+Uploads stream from disk, so the server's peak resident memory (VmHWM, Linux)
+must not grow with the file: the table shows it after a 1 MB, a 50 MB and a
+190 MB upload (the backend's limit is 200 MB), each to a fresh server.
+
+    python bench/upload_memory.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+from nemovideo_mcp.emulator import Emulator, EmulatorServer
+
+SIZES_MB = (1, 50, 190)
+# A valid MP4 header (ftyp box) followed by filler: the server checks the leading bytes only.
+HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+
+
+def make_file(folder: Path, megabytes: int) -> Path:
+    path = folder / f"clip-{megabytes}mb.mp4"
+    with path.open("wb") as out:
+        out.write(HEAD)
+        chunk = b"\x00" * (1 << 20)
+        for _ in range(megabytes):
+            out.write(chunk)
+    return path
+
+
+def peak_rss_mb(state_dir: str) -> float:
+    """VmHWM of the server process started with this state folder."""
+    marker = f"NEMO_STATE_DIR={state_dir}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    raise RuntimeError("server process not found")
+
+
+async def one(url: str, folder: Path, megabytes: int) -> tuple[float, float, float]:
+    state = str(folder / f"state-{megabytes}")
+    env = {
+        "HOME": str(folder), "PATH": os.environ.get("PATH", ""), "NEMO_API_URL": url, "NEMO_STATE_DIR": state,
+        "NEMO_UPLOAD_DIRS": str(folder), "NEMO_LOG_LEVEL": "WARNING",
+    }
+    path = make_file(folder, megabytes)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "nemovideo_mcp"], env=env)
+    async with Client(params) as client:
+        await client.call_tool("credits", {})
+        before = peak_rss_mb(state)
+        began = time.perf_counter()
+        result = await client.call_tool("upload", {"sources": [str(path)]})
+        took = time.perf_counter() - began
+        assert not result.is_error, result
+        after = peak_rss_mb(state)
+    path.unlink()
+    return before, after, took
+
+
+async def main() -> None:
+    emu = Emulator(time_scale=0.001)
+    with EmulatorServer(emu) as backend, tempfile.TemporaryDirectory() as tmp:
+        rows = [(mb, *await one(backend.url, Path(tmp), mb)) for mb in SIZES_MB]
+    print(f"{'file MB':>8} {'peak RSS before MB':>19} {'peak RSS after MB':>18} {'upload s':>9}")
+    for mb, before, after, took in rows:
+        print(f"{mb:>8} {before:>19.1f} {after:>18.1f} {took:>9.2f}")
+
+
+if __name__ == "__main__":
+    anyio.run(main)
