@@ -8,10 +8,8 @@ over real HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import os
-import struct
 import subprocess
 import sys
-import zlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +20,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from nemovideo_mcp.demo import png
 from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.settings import Settings
 from nemovideo_mcp.tools import build_server
@@ -135,13 +134,7 @@ def record_output(result: Any) -> None:
 
 
 def png_bytes(width: int = 64, height: int = 48, rgb: tuple[int, int, int] = (200, 80, 40)) -> bytes:
-    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return png(width, height, rgb)
 
 
 @pytest.fixture
