@@ -24,7 +24,7 @@ from nemovideo_mcp.attribution import attribution_headers, detect_platform
 from nemovideo_mcp.auth import Connection, Identity
 from nemovideo_mcp.errors import NemoError, SettingsError, TransportError
 from nemovideo_mcp.files import UploadCandidate, check_upload_path, check_url, open_upload, resolve_inside
-from nemovideo_mcp.gui import translate_reply
+from nemovideo_mcp.gui import GuiAction, translate_reply
 from nemovideo_mcp.intent import route
 from nemovideo_mcp.jobs import Job, JobManager, JobRecord, Reporter, minutes, no_report
 from nemovideo_mcp.messages import Who, in_words
@@ -89,9 +89,7 @@ class NemoVideo:
         tg = await self._stack.enter_async_context(anyio.create_task_group())
         # Jobs must not outlive the HTTP client they use: cancel them before closing it.
         self._stack.callback(tg.cancel_scope.cancel)
-        self.jobs = JobManager(
-            self.store, tg, error_info=self.explain, still_working_interval=s.still_working_interval
-        )
+        self.jobs = JobManager(self.store, tg, error_info=self.explain, still_working_interval=s.still_working_interval)
         await self.jobs.load()
         # Runs before the cancel above (exit callbacks run last-in first-out): the journal is current at exit.
         self._stack.push_async_callback(self.jobs.checkpoint)
@@ -306,12 +304,35 @@ class NemoVideo:
         return result
 
     async def _run_generate(self, job: Job, instruction: str, also_export: bool) -> dict[str, Any]:
+        """One agent turn, as a background job: stream, then compare the timeline, then act on the reply."""
         job.update("Reading the timeline...")
         before = parse_draft((await self._state()).draft)
+        collector, dropped = await self._stream_turn(job, instruction)
+
+        job.update("Checking the timeline...")
+        try:
+            after = parse_draft((await self._state()).draft)
+        except NemoError:
+            after = parse_draft(collector.draft) if collector.draft is not None else before
+        changes = diff_drafts(before, after)
+        reply = clean_text(collector.text)
+        translated = translate_reply(reply)
+        result = GenerateResult(
+            status="succeeded", reply=translated.text, changes=changes, timeline=timeline_view(after), message=""
+        )
+        result.error = self._turn_problem(dropped, collector, reply, changes)
+        result.next_steps = _next_steps(translated.actions, user_asked_export=also_export)
+        if also_export and result.error is None:
+            await self._export_after_turn(job, result, after)
+        result.notices += self.conn.take_notices()
+        result.message = _generate_message(result, silent=not reply and dropped is None and not collector.errors)
+        return result.model_dump(mode="json")
+
+    async def _stream_turn(self, job: Job, instruction: str) -> tuple[ReplyCollector, TransportError | None]:
+        """Send the instruction once and read the stream to its end (or its loss: it is never resent)."""
         job.update("Sending the instruction...")
         stream = await self.conn.call(lambda ident: self.api.open_stream(ident.session_id, instruction))
         collector = ReplyCollector()
-        dropped: TransportError | None = None
         job.update("The agent is working...")
         try:
             # Keep-alives reset the idle timeout, so a stream that never ends needs an overall limit too.
@@ -322,84 +343,56 @@ class NemoVideo:
                         job.update(f"Working on it: {_humanize_tool(event.name)}...")
                     elif isinstance(event, Text) and event.text.strip():
                         job.update("Writing the reply...")
-            if limit.cancelled_caught:
-                dropped = TransportError("stream_dropped", "The stream ran past NEMO_STREAM_MAX.")
         except TransportError as exc:
             # Never resend: the backend may have acted and charged already.
-            dropped = exc
+            return collector, exc
         finally:
-            await stream.aclose()
+            with anyio.CancelScope(shield=True):  # close the connection even when the job is being cancelled
+                await stream.aclose()
+        if limit.cancelled_caught:
+            return collector, TransportError("stream_dropped", "The stream ran past NEMO_STREAM_MAX.")
+        return collector, None
 
-        job.update("Checking the timeline...")
-        try:
-            after_state = await self._state()
-            after = parse_draft(after_state.draft)
-        except NemoError:
-            after = parse_draft(collector.draft) if collector.draft is not None else before
-        changes = diff_drafts(before, after)
-        view = timeline_view(after)
-        reply = clean_text(collector.text)
-        translated = translate_reply(reply)
-        result = GenerateResult(status="succeeded", reply=translated.text, changes=changes, timeline=view, message="")
-
+    def _turn_problem(
+        self, dropped: TransportError | None, collector: ReplyCollector, reply: str, changes: list[str]
+    ) -> ErrorInfo | None:
+        done = "; ".join(changes)
         if dropped is not None:
-            result.error = self.explain(
+            return self.explain(
                 NemoError(
                     "stream_dropped",
                     "The connection to NemoVideo dropped while it was working. The instruction was not sent again "
                     "(that could charge twice). "
-                    + (f"So far: {'; '.join(changes)}. " if changes else "Nothing has changed on the timeline yet. ")
+                    + (f"So far: {done}. " if changes else "Nothing has changed on the timeline yet. ")
                     + "Call state in a minute to see whether it finished before sending the instruction again.",
                 )
             )
-        elif collector.errors and not reply:
-            err = collector.errors[-1]
-            result.error = self.explain(
+        if collector.errors and not reply:
+            reason = clean_text(collector.errors[-1].message, limit=200)
+            return self.explain(
                 NemoError(
                     "stream_failed",
-                    f"NemoVideo could not finish this instruction ({clean_text(err.message, limit=200)}). "
-                    + (f"Changes made: {'; '.join(changes)}. " if changes else "Nothing was changed. ")
+                    f"NemoVideo could not finish this instruction ({reason}). "
+                    + (f"Changes made: {done}. " if changes else "Nothing was changed. ")
                     + "Try again, or rephrase it more simply.",
                 )
             )
+        return None
 
-        for action in translated.actions:
-            # Exports the user asked for run below; otherwise the agent gets the step to offer.
-            if action.kind == "export" and not also_export:
-                result.next_steps.append(
-                    NextStep(tool="export", say="The video is ready to export: export renders it to an MP4 (free).")
-                )
-            elif action.kind == "edit" and action.detail:
-                result.next_steps.append(
-                    NextStep(
-                        tool="generate", arguments={"instruction": action.detail}, say=f"To apply it: {action.detail}."
-                    )
-                )
-            elif action.kind == "perform" and action.detail:
-                result.next_steps.append(
-                    NextStep(
-                        tool="generate",
-                        arguments={"instruction": action.detail},
-                        say=f"Next possible step: {action.detail}.",
-                    )
-                )
-        if also_export and result.error is None:
-            if after.is_export_ready:
-                job.update("Exporting the video...")
-                export_job = self.jobs.start("export", self.exporter.run, params={"filename": None})
-                result.export = await self._export_wait(export_job, self.settings.render_timeout, no_report)
-                if result.export.error is not None:
-                    # The edit happened (and was paid for): the turn succeeded, only the export needs another go.
-                    result.notices.append(
-                        f"The video was made, but exporting it failed: {result.export.error.message} "
-                        f'Call export (job_id="{export_job.record.job_id}") to try again; '
-                        "do not resend the instruction."
-                    )
-            else:
-                result.notices.append("Nothing to export yet: the timeline has no clips.")
-        result.notices += self.conn.take_notices()
-        result.message = _generate_message(result, silent=not reply and dropped is None and not collector.errors)
-        return result.model_dump(mode="json")
+    async def _export_after_turn(self, job: Job, result: GenerateResult, after: Draft) -> None:
+        """The user asked for the video too ("make it and send me the video"): export it in the same job."""
+        if not after.is_export_ready:
+            result.notices.append("Nothing to export yet: the timeline has no clips.")
+            return
+        job.update("Exporting the video...")
+        export_job = self.jobs.start("export", self.exporter.run, params={"filename": None})
+        result.export = await self._export_wait(export_job, self.settings.render_timeout, no_report)
+        if result.export.error is not None:
+            # The edit happened (and was paid for): the turn succeeded, only the export needs another go.
+            result.notices.append(
+                f"The video was made, but exporting it failed: {result.export.error.message} "
+                f'Call export (job_id="{export_job.record.job_id}") to try again; do not resend the instruction.'
+            )
 
     def _generate_result(self, record: JobRecord) -> GenerateResult:
         base: dict[str, Any] = {"job_id": record.job_id, "stage": record.stage, "elapsed_s": record.elapsed_s}
@@ -599,6 +592,20 @@ def _describe_item(item: UploadedItem) -> str:
     if item.size_bytes:
         parts.append(f"{item.size_bytes / 2**20:.1f} MB")
     return ", ".join(parts)
+
+
+def _next_steps(actions: list[GuiAction], *, user_asked_export: bool) -> list[NextStep]:
+    """GUI instructions in the reply, as tool calls the agent can offer (an asked-for export just runs)."""
+    steps = []
+    for action in actions:
+        if action.kind == "export" and not user_asked_export:
+            steps.append(
+                NextStep(tool="export", say="The video is ready to export: export renders it to an MP4 (free).")
+            )
+        elif action.kind in ("edit", "perform") and action.detail:
+            say = f"To apply it: {action.detail}." if action.kind == "edit" else f"Next possible step: {action.detail}."
+            steps.append(NextStep(tool="generate", arguments={"instruction": action.detail}, say=say))
+    return steps
 
 
 def _humanize_tool(name: str) -> str:
