@@ -91,7 +91,7 @@ def settings(backend: EmulatorServer, home: Path) -> Settings:
 async def inprocess(settings: Settings, mode: str = "auto") -> AsyncIterator[Client]:
     server = build_server(settings)
     async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
-        yield client
+        yield recording(client)
 
 
 def stdio_env(backend: EmulatorServer, home: Path, **extra: str) -> dict[str, str]:
@@ -118,10 +118,23 @@ async def over_stdio(env: dict[str, str], mode: str = "auto", stderr_path: Path 
     with log_path.open("a+", encoding="utf-8") as errlog:
         try:
             async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:  # type: ignore[arg-type]
-                yield client
+                yield recording(client)
         finally:
             errlog.flush()
             OUTPUTS.append(log_path.read_text(encoding="utf-8", errors="replace"))
+
+
+def recording(client: Client) -> Client:
+    """Every tool result this client receives goes to the whole-run secret scan."""
+    call_tool = client.call_tool
+
+    async def recorded(*args: Any, **kwargs: Any) -> Any:
+        result = await call_tool(*args, **kwargs)
+        record_output(result)
+        return result
+
+    client.call_tool = recorded  # type: ignore[method-assign]
+    return client
 
 
 def text_of(result: Any) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -218,15 +217,10 @@ def test_doctor_on_a_bad_setup(cli_env: Path, monkeypatch: pytest.MonkeyPatch,
     assert checks["settings"]["status"] == "fail" and "NEMO_READ_TIMEOUT" in checks["settings"]["detail"]
 
 
-@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="POSIX permissions, not as root")
-def test_doctor_on_an_unwritable_state_folder(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    state = cli_env / "state"
-    state.mkdir()
-    os.chmod(state, stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        code, data = run_json(capsys, "doctor")
-    finally:
-        os.chmod(state, 0o700)
+def test_doctor_on_an_unusable_state_folder(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A regular file where the folder should be: unusable for every user, root included.
+    (cli_env / "state").write_text("not a folder")
+    code, data = run_json(capsys, "doctor")
     assert code == 1
     assert checks_by_name(data)["state folder"]["status"] == "fail"
 
@@ -262,6 +256,8 @@ def test_install_merges_keeps_others_and_is_idempotent(
     entry = data["mcpServers"]["nemovideo"]
     assert Path(entry["command"]).is_absolute()
     assert entry == server_entry(client, [entry["command"], *entry["args"]])
+    # This venv has the console script: that is what the client must launch, with no arguments.
+    assert Path(entry["command"]).name == "nemovideo-mcp" and entry["args"] == []
     (backup,) = backups(path)
     assert backup.read_text() == original
     assert "Backup" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import anyio
@@ -103,11 +104,19 @@ async def test_http_400_on_token_call_makes_new_client_id(settings: Settings, em
 
 
 @pytest.mark.parametrize("route", ["anonymous_token", "credits"])
-async def test_429_is_retried_once_after_the_delay(settings: Settings, emu: Emulator, route: str) -> None:
+async def test_429_is_retried_once_after_the_delay(
+    backend: EmulatorServer, home: Path, emu: Emulator, route: str
+) -> None:
+    settings = make_settings(backend, home, rate_limit_delay=0.4)
     emu.fail_next(route, http_status=429)
+    path = "/api/auth/anonymous-token" if route == "anonymous_token" else "/api/credits/balance/simple"
     async with inprocess(settings) as client:
+        began = time.monotonic()
         result = await client.call_tool("credits", {})
+        took = time.monotonic() - began
     assert not result.is_error, text_of(result)
+    assert took >= 0.4  # waited NEMO_RATE_LIMIT_DELAY before the one retry
+    assert sum(1 for r in emu.requests if r.path == path) == 2
 
 
 async def test_429_twice_on_token_explains_the_weekly_limit(settings: Settings, emu: Emulator) -> None:
@@ -164,3 +173,11 @@ async def test_two_servers_started_at_once_share_one_identity(
     assert len(results) == 2 and not any(r.is_error for r in results)  # type: ignore[attr-defined]
     assert emu.anonymous_tokens_issued == 1
     assert len(emu.sessions) == 1
+
+
+async def test_local_backend_never_touches_the_real_identity(backend: EmulatorServer, home: Path) -> None:
+    env = stdio_env(backend, home, NEMO_API_URL="local")
+    async with over_stdio(env) as client:
+        result = await client.call_tool("credits", {})
+    assert not result.is_error, text_of(result)
+    assert not (home / "state" / "identity.json").exists()

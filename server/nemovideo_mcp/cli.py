@@ -41,7 +41,11 @@ EXIT_CODES: list[tuple[int, str]] = [
     (EXIT_FAILED, "The operation failed (render failed, upload refused, a `doctor` check failed, bad config file)."),
     (EXIT_USAGE, "Wrong command-line usage."),
     (EXIT_SETTINGS, "A `NEMO_*` setting is invalid; the message names the variable."),
-    (EXIT_RUNNING, "The job is still running after `--wait`; its id was printed: resume with `state` or `export`."),
+    (
+        EXIT_RUNNING,
+        "Still running after `--wait`: an export resumes with `export --job-id`; a generate keeps "
+        "running at NemoVideo, check with `state`.",
+    ),
     (EXIT_ACCOUNT, "Needs action on the account: no credits (2001), plan limit (402), token rejected, rate limit."),
     (EXIT_NETWORK, "The NemoVideo API could not be reached or timed out; try again later."),
     (EXIT_INTERRUPTED, "Interrupted with Ctrl-C."),
@@ -65,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve MCP over stdio (default) or streamable HTTP")
     serve.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp instead of stdio")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind with --http (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765, help="port with --http (default 8765)")
+    serve.add_argument("--port", type=_port, default=8765, help="port with --http (default 8765)")
     serve.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host (requires NEMO_HTTP_SECRET)"
     )
@@ -78,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     waiting = argparse.ArgumentParser(add_help=False)
     waiting.add_argument(
         "--wait",
-        type=float,
+        type=_seconds,
         default=CLI_DEFAULT_WAIT,
         metavar="SECONDS",
         help=f"longest wait for the result before printing the job id (default {CLI_DEFAULT_WAIT:.0f})",
@@ -148,15 +152,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with_token=args.with_token,
                 dry_run=args.dry_run,
             )
+        return _serve(
+            getattr(args, "http", False),
+            getattr(args, "host", "127.0.0.1"),
+            getattr(args, "port", 8765),
+            getattr(args, "allow_remote", False),
+        )
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return _serve(
-        getattr(args, "http", False),
-        getattr(args, "host", "127.0.0.1"),
-        getattr(args, "port", 8765),
-        getattr(args, "allow_remote", False),
-    )
 
 
 def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:
@@ -174,6 +178,12 @@ def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:
         structlog.get_logger("nemovideo_mcp").error(error.message)
     server = build_server(settings, error)
     if not http:
+        if sys.stdin.isatty():
+            print(
+                "nemovideo-mcp is an MCP server: MCP clients start it and talk to it over stdin/stdout. "
+                "Try `nemovideo-mcp demo` or `nemovideo-mcp --help`; Ctrl-C quits.",
+                file=sys.stderr,
+            )
         server.run("stdio")
         return EXIT_OK
     from nemovideo_mcp.http_serve import serve_http
@@ -184,7 +194,27 @@ def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:
     except NemoError as exc:
         print(exc.message, file=sys.stderr)
         return EXIT_SETTINGS
+    except OSError as exc:  # e.g. the port is taken
+        print(f"Cannot serve on {host}:{port}: {exc.strerror or exc}. Choose another --port.", file=sys.stderr)
+        return EXIT_FAILED
+    except SystemExit as exc:  # uvicorn exits when it cannot bind
+        print(f"Cannot serve on {host}:{port} (is the port in use?). Choose another --port.", file=sys.stderr)
+        return EXIT_FAILED if exc.code else EXIT_OK
     return EXIT_OK
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more seconds")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a port number from 1 to 65535")
+    return value
 
 
 # -- the five tools as commands ---------------------------------------------------
@@ -257,7 +287,12 @@ def _tool_command(args: argparse.Namespace) -> int:
     except NemoError as exc:
         result, info = None, ErrorInfo(code=exc.code, message=exc.message, backend_code=exc.backend_code)
     except OSError as exc:
-        result, info = None, ErrorInfo(code="invalid_setting", message=f"Cannot use the state folder: {exc}")
+        result, info = (
+            None,
+            ErrorInfo(
+                code="local_storage", message=f"A local file or folder could not be used: {exc.strerror or exc}."
+            ),
+        )
     _print_outcome(args, out, err, result, info)
     if result is None:
         return exit_code_for("failed", info.code if info else None)
@@ -275,6 +310,8 @@ def _print_outcome(
     if args.json:
         if result is not None:
             data: dict[str, Any] = result.model_dump(mode="json")
+            if data.get("status") == "running" and _is_generate(args, result):
+                data["message"] = GENERATE_STOPPED_WAITING
         else:
             data = {
                 "status": "failed",
@@ -286,9 +323,13 @@ def _print_outcome(
     if result is None:
         err.print(Text("Error: ", style="bold red") + Text(redact(info.message if info else "Failed.")))
         return
-    out.print(Text(redact(str(getattr(result, "message", "")))))
     status = getattr(result, "status", None)
     job_id = getattr(result, "job_id", None)
+    if status == "running" and _is_generate(args, result):
+        # This process ends now and its job with it; the backend keeps working on the instruction.
+        out.print(Text(GENERATE_STOPPED_WAITING))
+        return
+    out.print(Text(redact(str(getattr(result, "message", "")))))
     if status == "running" and job_id:
         hint = (
             "nemovideo-mcp export --job-id " + job_id
@@ -299,6 +340,16 @@ def _print_outcome(
     path = getattr(result, "path", None)
     if path:
         err.print(Text("Saved: ", style="bold green") + Text(path))
+
+
+GENERATE_STOPPED_WAITING = (
+    "Stopped waiting (--wait). The instruction was sent once and NemoVideo keeps working on it; run "
+    "`nemovideo-mcp state` in a few minutes to see the timeline. Do not send it again: that would charge twice."
+)
+
+
+def _is_generate(args: argparse.Namespace, result: BaseModel) -> bool:
+    return args.command == "generate" and getattr(result, "routed_to", None) != "export"
 
 
 class _Progress:

@@ -22,7 +22,8 @@ import anyio
 from mcp import Client, StdioServerParameters
 from rich.console import Console
 
-console = Console(stderr=False, highlight=False)
+# soft_wrap: let the terminal wrap lines, so piped output keeps whole sentences.
+console = Console(stderr=False, highlight=False, soft_wrap=True)
 
 STEPS: list[tuple[str, str, dict[str, Any]]] = [
     ("Check credits", "credits", {}),
@@ -98,10 +99,15 @@ async def _demo(out_dir: Path) -> int:
                 if tool == "export":
                     saved = Path(str((result.structured_content or {}).get("path")))
                     console.print(f"[bold green]Done:[/] {saved}  ({describe_video(saved)})")
+                    console.print("(The download link above pointed at the local backend, which stops with the demo.)")
     return 0
 
 
 def run_demo(out: str) -> int:
     out_dir = Path(out).expanduser().resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"Cannot create {out_dir}: {exc.strerror or exc}. Choose another folder with --out.", file=sys.stderr)
+        return 1
     return anyio.run(_demo, out_dir)

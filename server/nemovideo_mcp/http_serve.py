@@ -74,11 +74,13 @@ class BearerGuard:
 
 def build_http_app(server: MCPServer[Any], *, host: str, port: int, secret: str | None) -> ASGIApp:
     if is_loopback(host):
+        # The names a local client may use for this server; anything else is a rebinding attempt.
+        bound = f"[{host}]" if ":" in host else host
+        names = list(dict.fromkeys(["127.0.0.1", "localhost", "[::1]", bound]))
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
-            allowed_hosts=[f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")]
-            + ["127.0.0.1", "localhost", "[::1]"],
-            allowed_origins=[f"http://{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")],
+            allowed_hosts=[f"{name}:{port}" for name in names] + names,
+            allowed_origins=[f"http://{name}:{port}" for name in names],
         )
     else:
         # Behind an explicit --allow-remote the Host is whatever name clients use; the secret guards access.

@@ -8,6 +8,7 @@ method takes a `Reporter` for progress and returns a result model from
 
 from __future__ import annotations
 
+import tempfile
 from contextlib import AsyncExitStack, ExitStack
 from functools import partial
 from pathlib import Path
@@ -64,9 +65,9 @@ class NemoVideo:
 
     async def __aenter__(self) -> Self:
         s = self.settings
-        base_url = s.api_url
+        base_url, state_dir = s.api_url, s.state_dir
         if s.uses_local_backend:
-            base_url = self._start_local_backend()
+            base_url, state_dir = self._start_local_backend()
         platform = detect_platform(s.platform)
         self.api = NemoApi(
             base_url,
@@ -77,7 +78,7 @@ class NemoVideo:
             get_retries=s.get_retries,
         )
         self._stack.push_async_callback(self.api.aclose)
-        self.store = StateStore(s.state_dir)
+        self.store = StateStore(state_dir)
         self.conn = Connection(
             self.api,
             self.store,
@@ -98,8 +99,8 @@ class NemoVideo:
             self.conn,
             RenderSettings(
                 export_dir=s.export_dir,
-                poll_initial=s.poll_initial,
-                poll_max=s.poll_max,
+                poll_initial=self._local_pace("poll_initial"),
+                poll_max=self._local_pace("poll_max"),
                 poll_factor=s.poll_factor,
                 render_timeout=s.render_timeout,
                 max_download_bytes=s.max_download_mb * 1024 * 1024,
@@ -114,13 +115,29 @@ class NemoVideo:
         if self._local_backend is not None:
             self._local_backend.close()
 
-    def _start_local_backend(self) -> str:
+    def _start_local_backend(self) -> tuple[str, Path]:
+        """The emulator in this process, with its own throwaway state folder.
+
+        The emulator forgets everything when the process ends, so its identity must never replace the
+        user's real one in NEMO_STATE_DIR.
+        """
         from nemovideo_mcp.emulator import Emulator, EmulatorServer
 
         self._local_backend = ExitStack()
-        server = self._local_backend.enter_context(EmulatorServer(Emulator(time_scale=LOCAL_TIME_SCALE)))
+        emulator = Emulator(time_scale=LOCAL_TIME_SCALE)
+        if self.settings.token is not None:
+            emulator.add_user(self.settings.token.get_secret_value(), registered=True)
+        server = self._local_backend.enter_context(EmulatorServer(emulator))
+        state_dir = Path(self._local_backend.enter_context(tempfile.TemporaryDirectory(prefix="nemovideo-local-")))
         log.info("using the built-in local backend", url=server.url)
-        return str(server.url)
+        return str(server.url), state_dir
+
+    def _local_pace(self, name: str) -> float:
+        """A polling interval; on the built-in backend, whose clock runs fast, scaled unless set explicitly."""
+        value = float(getattr(self.settings, name))
+        if self.settings.uses_local_backend and name not in self.settings.model_fields_set:
+            return value * LOCAL_TIME_SCALE
+        return value
 
     def _check_settings(self) -> None:
         if self.settings_error is not None:

@@ -502,9 +502,10 @@ def _track_changes(old: _View, new: _View) -> list[str]:
 
 
 def _added(s: TrackSummary) -> str:
-    title = f'{s.label} "{s.name}"' if s.kind == "text" and s.name else _title_part(s)
-    timing = " (empty)" if _is_empty(s) else f" ({_span_text(s.start_s, s.end_s)})"
-    return f"Added track {s.index}: {title}{timing}"
+    if s.kind == "text" and s.name:
+        timing = " (empty)" if _is_empty(s) else f" ({_span_text(s.start_s, s.end_s)})"
+        return f'Added track {s.index}: {s.label} "{s.name}"{timing}'
+    return f"Added track {s.index}: {_describe(s)}"  # with the volume, as the summary shows it
 
 
 def diff_drafts(before: Draft, after: Draft) -> list[str]:

@@ -325,6 +325,14 @@ class Emulator:
         with self._lock:
             self._faults.setdefault(route, deque()).append(Fault(code, http_status, fault, message, times))
 
+    def clear_faults(self, route: str | None = None) -> None:
+        """Drop the faults still queued for `route` (all routes when None): the network behaves again."""
+        with self._lock:
+            if route is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(route, None)
+
     def fail_next_render(self, reason: str = "Render worker crashed", times: int = 1) -> None:
         """The next `times` renders end in status `failed` with `reason`."""
         with self._lock:
