@@ -149,6 +149,16 @@ def test_dns_rebinding_protection_is_on(settings: Settings, headers: dict[str, s
     assert response.status_code == status, response.text
 
 
+def test_another_loopback_address_accepts_its_own_name(settings: Settings) -> None:
+    """Bound to 127.0.0.2, the server must accept clients that call it by that name (and still refuse others)."""
+    with serving(settings, app_host="127.0.0.2") as url:
+        port = url.split(":")[2].split("/")[0]
+        own = _post(url, headers={"host": f"127.0.0.2:{port}"})
+        other = _post(url, headers={"host": "evil.com"})
+    assert own.status_code == 200, own.text
+    assert other.status_code == 421
+
+
 # -- the bearer secret on a remote bind ------------------------------------------------------
 
 
