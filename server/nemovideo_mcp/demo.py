@@ -108,6 +108,6 @@ def run_demo(out: str) -> int:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        print(f"Cannot create {out_dir}: {exc.strerror or exc}. Choose another folder with --out.", file=sys.stderr)
+        sys.stderr.write(f"Cannot create {out_dir}: {exc.strerror or exc}. Choose another folder with --out." + "\n")
         return 1
     return anyio.run(_demo, out_dir)

@@ -192,22 +192,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         env_file.write_text(env_example(), encoding="utf-8")
     elif not env_file.is_file() or env_file.read_text(encoding="utf-8") != env_example():
-        print(f"{env_file} is out of date: run python -m nemovideo_mcp.docs --write", file=sys.stderr)
+        sys.stderr.write(f"{env_file} is out of date: run python -m nemovideo_mcp.docs --write" + "\n")
         return 1
     current = args.readme.read_text(encoding="utf-8")
     fresh = render(current)
     if args.write:
         if fresh != current:
             args.readme.write_text(fresh, encoding="utf-8")
-            print(f"Updated {args.readme}", file=sys.stderr)
+            sys.stderr.write(f"Updated {args.readme}" + "\n")
         else:
-            print(f"{args.readme} is up to date", file=sys.stderr)
+            sys.stderr.write(f"{args.readme} is up to date" + "\n")
         return 0
     if fresh != current:
         sys.stdout.writelines(
             difflib.unified_diff(current.splitlines(True), fresh.splitlines(True), str(args.readme), "generated")
         )
-        print("README is out of date: run python -m nemovideo_mcp.docs --write", file=sys.stderr)
+        sys.stderr.write("README is out of date: run python -m nemovideo_mcp.docs --write" + "\n")
         return 1
     return 0
 
