@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import struct
+import shutil
 import subprocess
 import sys
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import imageio_ffmpeg
 import pytest
 
 import nemovideo_mcp
+from nemovideo_mcp.demo import png
 from nemovideo_mcp.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.emulator.media import RenderCache
 
 SKILL = {
     "X-Skill-Source": "video-generator-for-free-ai",
@@ -119,36 +119,14 @@ def credits(client: httpx.Client, user: dict[str, str]) -> dict[str, int]:
 
 
 def png_bytes(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\x00" + b"\x80\x40\x20" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return png(width, height, (128, 64, 32))
 
 
 @pytest.fixture(scope="session")
 def tiny_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # The emulator's own test-pattern renderer makes a real H.264 file.
     out = tmp_path_factory.mktemp("media") / "clip.mp4"
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=64x48:rate=5:duration=1",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        str(out),
-    ]
-    subprocess.run(cmd, check=True, timeout=60)
+    shutil.copyfile(RenderCache().get(64, 48, 1.0).result(timeout=60), out)
     return out
 
 
