@@ -404,3 +404,24 @@ async def test_without_a_progress_token_progress_arrives_as_log_messages(
         await client.call_tool("generate", {"instruction": VIDEO})
     assert "Setting things up..." in notes
     assert any(n.startswith("Working on it") for n in notes), notes
+
+
+async def test_a_render_that_finished_during_the_restart_is_fetched_at_once(
+    backend: EmulatorServer, home: Path, emu: Emulator
+) -> None:
+    # A first status poll 60 s out: only the resume's immediate look can finish within the 5 s wait below.
+    settings = make_settings(backend, home, poll_initial=60.0)
+    emu.render_seconds = 200  # 0.2 s real
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        started = await client.call_tool("export", {"wait_seconds": 0})
+        assert started.structured_content["status"] == "running"
+        with anyio.fail_after(10):
+            while not started.structured_content.get("render_id") or not emu.renders:
+                await anyio.sleep(0.01)  # until the backend has the render and the journal knows it
+                started = await client.call_tool("export", {"wait_seconds": 0})
+    await anyio.sleep(0.4)  # the render completes while no server runs
+    async with inprocess(settings) as client:
+        resumed = await client.call_tool("export", {"wait_seconds": 5})
+    assert resumed.structured_content["status"] == "succeeded", text_of(resumed)
+    assert len(emu.renders) == 1

@@ -78,13 +78,14 @@ class Exporter:
         draft: dict[str, Any] | None = None
         last_error: NemoError | None = None
         for attempt in range(first_attempt, 3):  # a failed render is retried once, under a new id as the API requires
+            resumed = resume_id is not None
             if resume_id is not None:
                 render_id, resume_id = resume_id, None
             else:
                 draft = draft if draft is not None else await self._export_ready_draft(job)
                 render_id = await self._submit(job, draft, attempt)
             try:
-                return await self._await_render(job, render_id, attempt=attempt)
+                return await self._await_render(job, render_id, resumed=resumed)
             except ApiError as exc:
                 if exc.code != "render_failed":
                     raise
@@ -124,11 +125,13 @@ class Exporter:
         await job.checkpoint()
         return render_id
 
-    async def _await_render(self, job: Job, render_id: str, *, attempt: int) -> RenderStatus:
+    async def _await_render(self, job: Job, render_id: str, *, resumed: bool) -> RenderStatus:
         s = self.settings
         schedule = PollSchedule(initial=s.poll_initial, ceiling=s.poll_max, factor=s.poll_factor)
         started = time.monotonic()
-        schedule.record(0.0, job.record.progress if attempt == 1 and job.record.progress else 5)
+        if not resumed:
+            schedule.record(0.0, 5)  # the start answer: pending at 5 %
+        look_now = resumed  # a render resumed after a restart may have finished meanwhile
         while True:
             elapsed = time.monotonic() - started
             if elapsed > s.render_timeout:
@@ -137,7 +140,8 @@ class Exporter:
                     f"The render has not finished after {int(elapsed // 60)} minutes. Call export again later to "
                     "keep waiting for it; nothing is lost.",
                 )
-            await anyio.sleep(schedule.next_delay(elapsed))
+            await anyio.sleep(0 if look_now else schedule.next_delay(elapsed))
+            look_now = False
             try:
                 # Through the connection: an expired token mid-render is renewed, not fatal.
                 status = await self.conn.call(lambda _: self.api.render_status(render_id))
