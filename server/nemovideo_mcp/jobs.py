@@ -119,6 +119,12 @@ class Job:
         await self._manager.checkpoint()
 
 
+UNEXPECTED = ErrorInfo(
+    code="backend_error",
+    message="The NemoVideo server hit an unexpected problem (details are in its log). Try again; if it keeps "
+    "happening, run `nemovideo-mcp doctor`.",
+)
+
 Runner = Callable[[Job], Awaitable[dict[str, Any]]]
 ErrorMapper = Callable[[NemoError], ErrorInfo]
 
@@ -170,11 +176,9 @@ class JobManager:
             except NemoError as exc:
                 job.finish("failed", error=self._error_info(exc))
                 log.info("job failed", job_id=job.record.job_id, code=exc.code)
-            except Exception as exc:  # a bug must not take the server down with it
+            except Exception:  # a bug must not take the server down with it
                 log.exception("job crashed", job_id=job.record.job_id)
-                job.finish(
-                    "failed", error=ErrorInfo(code="backend_error", message=f"Internal error: {type(exc).__name__}.")
-                )
+                job.finish("failed", error=UNEXPECTED)
             else:
                 # A job may finish with a result that still reports a problem (e.g. a dropped stream).
                 error = result.get("error")

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from nemovideo_mcp import __version__
 from nemovideo_mcp.errors import NemoError, SettingsError
-from nemovideo_mcp.jobs import Reporter
+from nemovideo_mcp.jobs import UNEXPECTED, Reporter
 from nemovideo_mcp.logs import configure_logging
 from nemovideo_mcp.redact import redact, redact_value
 from nemovideo_mcp.results import (
@@ -255,12 +255,7 @@ async def _run(
     except Exception:
         # A bug of ours: the agent still gets a sentence it can act on, the details go to the log.
         log.exception("tool failed unexpectedly")
-        info = ErrorInfo(
-            code="backend_error",
-            message="The NemoVideo server hit an unexpected problem (details are in its log). Try again; if it "
-            "keeps happening, run `nemovideo-mcp doctor`.",
-        )
-        return _to_result(on_error(info), is_error=True)
+        return _to_result(on_error(UNEXPECTED), is_error=True)
     failed = getattr(result, "error", None) is not None and getattr(result, "status", "failed") == "failed"
     return _to_result(result, is_error=failed)
 
