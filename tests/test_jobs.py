@@ -425,3 +425,21 @@ async def test_a_render_that_finished_during_the_restart_is_fetched_at_once(
         resumed = await client.call_tool("export", {"wait_seconds": 5})
     assert resumed.structured_content["status"] == "succeeded", text_of(resumed)
     assert len(emu.renders) == 1
+
+
+async def test_an_old_failed_export_never_stands_in_for_a_newer_timeline(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        emu.fail_next("cdn", fault="cut_download", times=10)
+        emu.fail_next("render_download", fault="cut_download", times=10)
+        old = await client.call_tool("export", {"filename": "a.mp4"})
+        assert old.structured_content["error"]["code"] == "download_failed"
+        emu.clear_faults()
+        await client.call_tool("generate", {"instruction": 'add the title "Second cut"'})
+        newer = await client.call_tool("export", {"filename": "b.mp4"})
+        assert newer.structured_content["status"] == "succeeded"
+        plain = await client.call_tool("export", {})
+    assert plain.structured_content["status"] == "succeeded", text_of(plain)
+    assert plain.structured_content["job_id"] not in (old.structured_content["job_id"],
+                                                     newer.structured_content["job_id"])
+    assert len(emu.renders) == 3  # a.mp4's render is not reused for the new timeline

@@ -142,8 +142,9 @@ class Connection:
 
         Held across a token request (read timeout) and a 429 pause, so it waits longer than both.
         """
-        lock = self.store.async_lock("identity", timeout=_LOCK_WAIT)
+        await self._io(self.store.ensure)  # the lock file lives in the folder: make it (off the loop) first
         try:
+            lock = self.store.async_lock("identity", timeout=_LOCK_WAIT)
             await lock.acquire()
         except filelock.Timeout:
             raise self._storage_error("another NemoVideo server on this computer kept it locked") from None
@@ -163,7 +164,6 @@ class Connection:
 
     async def _bootstrap(self, notify: Notifier) -> Identity:
         await notify("Setting things up...")
-        await self._io(self.store.ensure)
         # The lock spans read-check-request-write so two processes never both ask for a token.
         async with self._identity_lock():
             grant, anonymous = await self._token_locked(force_new=False)

@@ -189,7 +189,7 @@ class Exporter:
                     continue
                 finally:
                     # Shielded: a cancelled export must still never leave a partial file behind.
-                    with anyio.CancelScope(shield=True):
+                    with anyio.CancelScope(shield=True, deadline=anyio.current_time() + 5):
                         await anyio.to_thread.run_sync(partial(tmp.unlink, missing_ok=True))
                 return {
                     "path": str(final),

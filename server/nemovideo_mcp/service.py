@@ -364,7 +364,8 @@ class NemoVideo:
             # Never resend: the backend may have acted and charged already.
             return collector, exc
         finally:
-            with anyio.CancelScope(shield=True):  # close the connection even when the job is being cancelled
+            # Close the connection even when the job is being cancelled (but never wait on it forever).
+            with anyio.CancelScope(shield=True, deadline=anyio.current_time() + 5):
                 await stream.aclose()
         if limit.cancelled_caught:
             return collector, TransportError("stream_dropped", "The stream ran past NEMO_STREAM_MAX.")
@@ -455,9 +456,9 @@ class NemoVideo:
         # Connect before looking the job up: nothing may await between finding a job and
         # (re)starting it, or two calls at once would both start it.
         await self._connect(report)
-        job = self._job(job_id, kind="export") if job_id else self._pending_export(filename)
         if cancel:
-            return await self._cancel_export(job)
+            return await self._cancel_export(self._job(job_id, kind="export") if job_id else self._running_export())
+        job = self._job(job_id, kind="export") if job_id else self._pending_export(filename)
         if job is None:
             job = self.jobs.start("export", self.exporter.run, params={"filename": filename})
         elif _resumable(job.record):
@@ -467,14 +468,24 @@ class NemoVideo:
         return await self._export_wait(job, wait, report)
 
     def _pending_export(self, filename: str | None) -> Job | None:
-        """The latest export that can still be waited for or resumed (to this file name, when one is given)."""
-        return self.jobs.find(
-            lambda r: (
-                r.kind == "export"
-                and (r.status == "running" or _resumable(r))
-                and (filename is None or r.params.get("filename") == filename)
-            )
-        )
+        """The export this call should wait for or resume instead of rendering again, if any.
+
+        A running export (to this file name, when one is given) is waited for. Otherwise only the latest
+        such export may be resumed: an older failed one must not stand in for a newer timeline.
+        """
+        exports = [
+            j
+            for j in self.jobs.all()
+            if j.record.kind == "export" and filename in (None, j.record.params.get("filename"))
+        ]
+        running = [j for j in exports if j.running]
+        if running:
+            return running[-1]
+        latest = exports[-1] if exports else None
+        return latest if latest is not None and _resumable(latest.record) else None
+
+    def _running_export(self) -> Job | None:
+        return self.jobs.find(lambda r: r.kind == "export" and r.status == "running")
 
     async def _refresh_url(self, job: Job) -> None:
         """Download URLs expire: asking for a finished export again fetches a fresh one."""

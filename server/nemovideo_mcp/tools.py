@@ -298,9 +298,10 @@ def _reporter(ctx: Context[Any]) -> Reporter:
         message = redact(message)
         # MCP progress must increase with every notification: a percentage when there is a new one,
         # else a small step (total only while the value still reads as a percentage).
-        last = progress if progress is not None and progress > last else last + 0.1
+        value = round(progress, 1) if progress is not None else None
+        last = value if value is not None and value > last else round(last + 0.1, 1)
         # A no-op when the client sent no progress token.
-        await ctx.report_progress(round(last, 1), total=100 if last <= 100 else None, message=message)
+        await ctx.report_progress(last, total=100 if last <= 100 else None, message=message)
         if not has_token:
             # Without a token, a log message is the only channel (delivered where the client opted in).
             with warnings.catch_warnings():
