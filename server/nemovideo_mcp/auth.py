@@ -186,13 +186,18 @@ class Connection:
 
     async def _token_locked(self, *, force_new: bool) -> tuple[TokenGrant, bool]:
         if self.user_token:
-            self.api.token = self.user_token
-            return TokenGrant(token=self.user_token), False
+            grant = TokenGrant(token=self.user_token)
+            self._use(grant)
+            return grant, False
         stored = None if force_new else await self._stored_token()
         grant = stored or await self._request_anonymous_token()
+        self._use(grant)
+        return grant, True
+
+    def _use(self, grant: TokenGrant) -> None:
+        """Send this token from now on; known to the redactor before it can appear anywhere."""
         register_secret(grant.token)
         self.api.token = grant.token
-        return grant, True
 
     async def _stored_token(self) -> TokenGrant | None:
         data = await self._io(self.store.read_json, IDENTITY_FILE)
@@ -204,7 +209,7 @@ class Connection:
             return None
         if token_expired(grant.expires_at):
             return None
-        register_secret(grant.token)
+        register_secret(grant.token)  # read from disk: redact it even if it is never used
         return grant
 
     async def _request_anonymous_token(self) -> TokenGrant:
@@ -270,7 +275,7 @@ class Connection:
             # Another process may have renewed it already: use theirs rather than burning another grant.
             if current is not None and current.token != identity.token:
                 grant = current
-                self.api.token = grant.token
+                self._use(grant)
             else:
                 grant, _ = await self._token_locked(force_new=True)
             session = await self._stored_session(grant.token) or await self._new_session_locked(grant)

@@ -55,8 +55,8 @@ class JobRecord(BaseModel):
     error: ErrorInfo | None = None
 
     @property
-    def resumable(self) -> bool:
-        """An export cut off by a restart: its render may still be fetched."""
+    def interrupted_export(self) -> bool:
+        """An export cut off by a restart: its render may still be fetched, so it is kept and listed."""
         return self.status == "interrupted" and self.kind == "export"
 
     @property
@@ -260,7 +260,7 @@ class JobManager:
                 log.warning("could not write the job journal", error=str(exc))
 
     def _forget_old(self) -> None:
-        finished = [j for j in self.all() if not j.running and not j.record.resumable]
+        finished = [j for j in self.all() if not j.running and not j.record.interrupted_export]
         for job in finished[:-_KEEP_FINISHED]:
             del self._jobs[job.record.job_id]
 

@@ -22,7 +22,7 @@ from nemovideo_mcp.api.models import RenderStatus
 from nemovideo_mcp.auth import Connection, Identity
 from nemovideo_mcp.errors import ApiError, NemoError, TransportError
 from nemovideo_mcp.files import move_into_place, safe_filename
-from nemovideo_mcp.jobs import Job
+from nemovideo_mcp.jobs import Job, JobRecord
 from nemovideo_mcp.polling import PollSchedule
 from nemovideo_mcp.timeline import parse_draft
 
@@ -40,6 +40,20 @@ class RenderSettings:
     poll_factor: float
     render_timeout: float
     max_download_bytes: int
+
+
+def can_resume(record: JobRecord) -> bool:
+    """An export whose render may still be fetched: resuming it never renders twice.
+
+    Either a restart cut it off, or it failed after the render was submitted (a timeout or a download).
+    """
+    failed_after_submit = (
+        record.status == "failed"
+        and record.error is not None
+        and record.error.code in ("download_failed", "timeout")
+        and bool(record.params.get("render_id"))
+    )
+    return record.interrupted_export or failed_after_submit
 
 
 def new_render_id() -> str:

@@ -30,7 +30,7 @@ from nemovideo_mcp.intent import route
 from nemovideo_mcp.jobs import Job, JobManager, JobRecord, Reporter, minutes, no_report
 from nemovideo_mcp.messages import Who, in_words
 from nemovideo_mcp.redact import redact
-from nemovideo_mcp.render import Exporter, RenderSettings
+from nemovideo_mcp.render import Exporter, RenderSettings, can_resume
 from nemovideo_mcp.results import (
     CreditsResult,
     ErrorInfo,
@@ -59,11 +59,17 @@ class NemoVideo:
         self.settings = settings
         self.settings_error = settings_error
         self._stack = AsyncExitStack()
-        self._local_backend: ExitStack | None = None
 
     # -- lifecycle ------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        try:
+            return await self._start()
+        except BaseException:
+            await self._stack.aclose()  # a half-started service must not leave threads or sockets behind
+            raise
+
+    async def _start(self) -> Self:
         s = self.settings
         base_url, state_dir = s.api_url, s.state_dir
         if s.uses_local_backend:
@@ -112,8 +118,6 @@ class NemoVideo:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self._stack.aclose()
-        if self._local_backend is not None:
-            self._local_backend.close()
 
     def _start_local_backend(self) -> tuple[str, Path]:
         """The emulator in this process, with its own throwaway state folder.
@@ -123,12 +127,12 @@ class NemoVideo:
         """
         from nemovideo_mcp.emulator import Emulator, EmulatorServer
 
-        self._local_backend = ExitStack()
         emulator = Emulator(time_scale=LOCAL_TIME_SCALE)
         if self.settings.token is not None:
             emulator.add_user(self.settings.token.get_secret_value(), registered=True)
-        server = self._local_backend.enter_context(EmulatorServer(emulator))
-        state_dir = Path(self._local_backend.enter_context(tempfile.TemporaryDirectory(prefix="nemovideo-local-")))
+        # On the service's exit stack, so they close last, after the jobs and the HTTP client that use them.
+        server = self._stack.enter_context(EmulatorServer(emulator))
+        state_dir = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="nemovideo-local-")))
         log.info("using the built-in local backend", url=server.url)
         return str(server.url), state_dir
 
@@ -208,7 +212,7 @@ class NemoVideo:
         await self._connect(report)
         state = await self._state()
         view = timeline_view(parse_draft(state.draft))
-        jobs = [j.record.info() for j in self.jobs.all() if j.running or j.record.resumable]
+        jobs = [j.record.info() for j in self.jobs.all() if j.running or j.record.interrupted_export]
         message = view.summary
         if job_result is not None:
             message = f"{job_result.message}\n\n{view.summary}"
@@ -461,7 +465,7 @@ class NemoVideo:
         job = self._job(job_id, kind="export") if job_id else self._pending_export(filename)
         if job is None:
             job = self.jobs.start("export", self.exporter.run, params={"filename": filename})
-        elif _resumable(job.record):
+        elif can_resume(job.record):
             job = self.jobs.resume(job, self.exporter.run)
         elif job.record.status == "succeeded":
             await self._refresh_url(job)
@@ -482,7 +486,7 @@ class NemoVideo:
         if running:
             return running[-1]
         latest = exports[-1] if exports else None
-        return latest if latest is not None and _resumable(latest.record) else None
+        return latest if latest is not None and can_resume(latest.record) else None
 
     def _running_export(self) -> Job | None:
         return self.jobs.find(lambda r: r.kind == "export" and r.status == "running")
@@ -580,17 +584,6 @@ class NemoVideo:
 
 def timeline_view(draft: Draft) -> TimelineView:
     return TimelineView(summary=summarize(draft), tracks=track_summaries(draft), export_ready=draft.is_export_ready)
-
-
-def _resumable(record: JobRecord) -> bool:
-    """An export whose render may still be fetched: resume it, never render twice."""
-    failed_after_submit = (
-        record.status == "failed"
-        and record.error is not None
-        and record.error.code in ("download_failed", "timeout")
-        and bool(record.params.get("render_id"))
-    )
-    return record.resumable or failed_after_submit
 
 
 def _items(sources: list[str], uploaded: list[Any]) -> list[UploadedItem]:

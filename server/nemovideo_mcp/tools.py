@@ -230,13 +230,13 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
 
         service = ctx.request_context.lifespan_context
         path = await anyio.to_thread.run_sync(service.exported_file, name)
-        if path is not None and (await anyio.Path(path).stat()).st_size > MAX_RESOURCE_BYTES:
+        if path is None:
+            raise ResourceError("No such export. Only files saved by export in the export folder can be read.")
+        if (await anyio.Path(path).stat()).st_size > MAX_RESOURCE_BYTES:
             raise ResourceError(
                 f"This export is larger than {MAX_RESOURCE_BYTES // 2**20} MB, too big to send inline: open it at "
                 f"{path} or use the download URL from export."
             )
-        if path is None:
-            raise ResourceError("No such export. Only files saved by export in the export folder can be read.")
         return await anyio.Path(path).read_bytes()
 
     return server
@@ -261,8 +261,8 @@ async def _run(
 
 
 def _to_result(model: BaseModel, *, is_error: bool) -> CallToolResult:
-    data = redact_value(model.model_dump(mode="json"))
-    content: list[Any] = [TextContent(type="text", text=redact(str(data.get("message", ""))))]
+    data = redact_value(model.model_dump(mode="json"))  # text and structure alike: no token leaves
+    content: list[Any] = [TextContent(type="text", text=str(data.get("message", "")))]
     for link in _resource_links(data):
         content.append(link)
     return CallToolResult(content=content, structured_content=data, is_error=is_error)
