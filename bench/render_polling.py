@@ -2,7 +2,7 @@
 
 Runs many renders of random duration (30-90 emulated seconds, like the real
 service) against the emulator with its clock scaled, once with our aimed
-polling (`nemovideo_mcp.polling.PollSchedule`) and once with the vendor's
+polling (`nemovideo_mcp.app.polling.PollSchedule`) and once with the vendor's
 fixed 30 s poll, and prints, in emulated seconds: the delay from the
 emulator marking the render complete to the MP4 being on disk (median,
 p95) and the status requests per render.
@@ -23,10 +23,10 @@ from pathlib import Path
 import anyio
 import httpx
 
-from nemovideo_mcp.api.client import NemoApi
+from nemovideo_mcp.app.polling import PollSchedule
 from nemovideo_mcp.attribution import attribution_headers
+from nemovideo_mcp.backend.client import NemoApi
 from nemovideo_mcp.emulator import Emulator, EmulatorServer
-from nemovideo_mcp.polling import PollSchedule
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "clip"}}]}], "d": 5000, "m": {"width": 320, "height": 240}}
 

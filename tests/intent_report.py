@@ -19,7 +19,7 @@ _SERVER = _HERE.parent / "server"
 if str(_SERVER) not in sys.path:  # runnable from a checkout without installing the package
     sys.path.insert(0, str(_SERVER))
 
-from nemovideo_mcp.intent import Route, route  # noqa: E402
+from nemovideo_mcp.text.intent import Route, route  # noqa: E402
 
 CORPUS = _HERE / "corpus" / "intents.yaml"
 INTENTS = ("export", "credits", "state", "upload", "generate")

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from conftest import OUTPUTS, stdio_env
-from nemovideo_mcp import cli
+from nemovideo_mcp.cli import commands as cli
+from nemovideo_mcp.cli.install import config_path, merge, server_entry
 from nemovideo_mcp.emulator import Emulator, EmulatorServer
-from nemovideo_mcp.install import config_path, merge, server_entry
 
 
 @pytest.fixture
@@ -318,7 +318,7 @@ def test_install_with_token_copies_it(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_install_command_choices_and_default_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nemovideo_mcp.install import resolve_command
+    from nemovideo_mcp.cli.install import resolve_command
 
     python = resolve_command("python")
     assert python[1:] == ["-m", "nemovideo_mcp"] and Path(python[0]).is_absolute()

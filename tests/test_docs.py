@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nemovideo_mcp import docs
+from nemovideo_mcp.cli import docs
 from nemovideo_mcp.settings import Settings, env_name
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -18,7 +18,7 @@ def test_readme_generated_sections_are_current() -> None:
     fresh = docs.render(current)
     if fresh != current:
         diff = "".join(difflib.unified_diff(current.splitlines(True), fresh.splitlines(True), "README.md", "generated"))
-        pytest.fail("README.md is out of date; run `python -m nemovideo_mcp.docs --write`:\n" + diff[:4000])
+        pytest.fail("README.md is out of date; run `python -m nemovideo_mcp.cli.docs --write`:\n" + diff[:4000])
 
 
 def test_reference_covers_every_tool_parameter_and_setting() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from nemovideo_mcp.api.client import NemoApi
+from nemovideo_mcp.backend.client import NemoApi
 
 MP4 = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 2048
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 import nemovideo_mcp
-from nemovideo_mcp.demo import png
+from nemovideo_mcp.cli.demo import png
 from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.emulator.media import RenderCache
 

@@ -95,7 +95,7 @@ async def test_unusable_state_folder_is_a_clear_error(backend: EmulatorServer, h
 
 
 async def test_numeric_ids_from_the_backend_are_read_as_text(settings: Settings, emu: Emulator) -> None:
-    from nemovideo_mcp.api.models import SessionInfo, TokenGrant
+    from nemovideo_mcp.backend.models import SessionInfo, TokenGrant
 
     assert SessionInfo.model_validate({"session_id": 5529798706024415232, "user_id": 42}).user_id == "42"
     assert TokenGrant.model_validate({"token": "nmv_usr_x", "user_id": 7}).user_id == "7"

@@ -394,7 +394,7 @@ async def test_token_goes_only_to_the_api_host(tmp_path: Path, url: str, bearer:
     """In the emulator the CDN shares the API's host, so the matrix cannot see this: check it directly."""
     import httpx
 
-    from nemovideo_mcp.api.client import NemoApi
+    from nemovideo_mcp.backend.client import NemoApi
 
     seen: list[httpx.Request] = []
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nemovideo_mcp import files
 from nemovideo_mcp.errors import NemoError
-from nemovideo_mcp.files import (
+from nemovideo_mcp.local import files
+from nemovideo_mcp.local.files import (
     ACCEPTED_EXTENSIONS,
     MAX_UPLOAD_BYTES,
     UploadCandidate,

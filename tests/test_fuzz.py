@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import inprocess, make_settings, record_output, text_of
-from nemovideo_mcp.api import sse
-from nemovideo_mcp.api.client import _unwrap
-from nemovideo_mcp.api.models import RenderStatus
+from nemovideo_mcp.backend import sse
+from nemovideo_mcp.backend.client import _unwrap
+from nemovideo_mcp.backend.models import RenderStatus
 from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.errors import NemoError
-from nemovideo_mcp.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries
+from nemovideo_mcp.text.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries
 
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -119,7 +119,7 @@ def test_sse_parser_and_collector_never_raise(datas: list[str]) -> None:
 
 async def test_sse_framing_with_garbage_lines_through_the_client() -> None:
     """The client's framing layer (httpx-sse) plus our parser over a hostile body."""
-    from nemovideo_mcp.api.client import Stream
+    from nemovideo_mcp.backend.client import Stream
 
     body = (
         b"\xef\xbb\xbf: hello\n\ndata: not json\n\nevent: x\nid: 1\nretry: abc\n\nno colon here\n\n"

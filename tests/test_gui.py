@@ -1,4 +1,4 @@
-"""GUI-phrase translation of backend replies (nemovideo_mcp.gui)."""
+"""GUI-phrase translation of backend replies (nemovideo_mcp.text.gui)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nemovideo_mcp.gui import GuiAction, TranslatedReply, never_tells_user_to_click, translate_reply
+from nemovideo_mcp.text.gui import GuiAction, TranslatedReply, never_tells_user_to_click, translate_reply
 
 CORPUS = Path(__file__).parent / "corpus" / "gui_replies.yaml"
 CASES: list[dict[str, Any]] = yaml.safe_load(CORPUS.read_text(encoding="utf-8"))

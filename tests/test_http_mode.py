@@ -23,11 +23,11 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import record_output, text_of
-from nemovideo_mcp import cli
+from nemovideo_mcp.cli import commands as cli
 from nemovideo_mcp.errors import NemoError
-from nemovideo_mcp.http_serve import build_http_app, check_bind, is_loopback
+from nemovideo_mcp.mcp.http_serve import build_http_app, check_bind, is_loopback
+from nemovideo_mcp.mcp.tools import build_server
 from nemovideo_mcp.settings import Settings
-from nemovideo_mcp.tools import build_server
 
 SECRET = "s3cr3t-for-tests-0123456789abcdef"
 INIT = {

@@ -1,4 +1,4 @@
-"""The `generate` tool's router: corpus, report and properties (nemovideo_mcp.intent)."""
+"""The `generate` tool's router: corpus, report and properties (nemovideo_mcp.text.intent)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from intent_report import INTENTS, evaluate, intent_report, load_corpus, precision_recall
-from nemovideo_mcp.intent import route
+from nemovideo_mcp.text.intent import route
 
 CASES = load_corpus()
 

@@ -20,8 +20,8 @@ from mcp import Client
 
 from conftest import inprocess, make_settings, over_stdio, probe_video, record_output, stdio_env, text_of
 from nemovideo_mcp.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.mcp.tools import build_server
 from nemovideo_mcp.settings import Settings
-from nemovideo_mcp.tools import build_server
 
 VIDEO = "make a 10-second video about city lights"
 TITLE_DRAFT = {

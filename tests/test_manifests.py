@@ -24,7 +24,7 @@ from mcp.client.stdio import stdio_client
 from conftest import OUTPUTS
 from nemovideo_mcp import __version__
 from nemovideo_mcp.attribution import parse_frontmatter, skill_info
-from nemovideo_mcp.docs import list_live_tools, live_tools
+from nemovideo_mcp.cli.docs import list_live_tools, live_tools
 from nemovideo_mcp.emulator import EmulatorServer
 from nemovideo_mcp.errors import ErrorCode
 from nemovideo_mcp.settings import Settings, env_name
@@ -106,7 +106,7 @@ def test_skill_is_a_valid_openclaw_skill() -> None:
     uv = [entry for entry in installs if entry["kind"] == "uv"]
     assert uv, "an install entry must install this package with uv"
     assert uv[0]["package"] == f"{pyproject()['project']['name']}=={__version__}"
-    assert pyproject()["project"]["scripts"].get(uv[0]["bins"][0]) == "nemovideo_mcp.cli:main"
+    assert pyproject()["project"]["scripts"].get(uv[0]["bins"][0]) == "nemovideo_mcp.cli.commands:main"
 
 
 def test_skill_body_matches_the_code() -> None:
@@ -220,7 +220,7 @@ def test_snippet_agrees_with_the_code(path: Path) -> None:
 
 
 def test_snippets_match_what_install_writes() -> None:
-    from nemovideo_mcp.install import server_entry
+    from nemovideo_mcp.cli.install import server_entry
 
     clients = {
         "claude_desktop_config.json": "claude-desktop",

@@ -69,7 +69,7 @@ def test_wheel_contents(built: tuple[Path, Path]) -> None:
         info = f"nemovideo_mcp-{__version__}.dist-info"
         metadata = email.message_from_bytes(archive.read(f"{info}/METADATA"))
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
-    assert {"nemovideo_mcp/cli.py", "nemovideo_mcp/emulator/__init__.py", "nemovideo_mcp/__main__.py"} <= names
+    assert {"nemovideo_mcp/cli/commands.py", "nemovideo_mcp/emulator/__init__.py", "nemovideo_mcp/__main__.py"} <= names
     assert not any(n.startswith(("tests/", "manifests/")) or "__pycache__" in n for n in names)
     assert metadata["Name"] == "nemovideo-mcp" and metadata["Version"] == __version__
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
@@ -77,7 +77,7 @@ def test_wheel_contents(built: tuple[Path, Path]) -> None:
         return {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower() for r in requirements}
 
     assert names(project["dependencies"]) <= names(metadata.get_all("Requires-Dist", []))
-    assert "nemovideo-mcp = nemovideo_mcp.cli:main" in entry_points
+    assert "nemovideo-mcp = nemovideo_mcp.cli.commands:main" in entry_points
 
 
 def _env(target: Path, home: Path, **extra: str) -> dict[str, str]:

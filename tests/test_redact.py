@@ -13,8 +13,8 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nemovideo_mcp import redact as redact_module
-from nemovideo_mcp.redact import MASK, redact, redact_value, register_secret, structlog_processor
+from nemovideo_mcp.text import redact as redact_module
+from nemovideo_mcp.text.redact import MASK, redact, redact_value, register_secret, structlog_processor
 
 SECRET = "s3cr3t-Value-For-Tests-9f8e7d"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import inprocess, text_of
-from nemovideo_mcp.api.sse import (
+from nemovideo_mcp.backend.sse import (
     DraftUpdate,
     Heartbeat,
     Ignored,

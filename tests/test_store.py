@@ -16,7 +16,7 @@ import filelock
 import pytest
 from structlog.testing import capture_logs
 
-from nemovideo_mcp.store import StateStore
+from nemovideo_mcp.local.store import StateStore
 
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX mode bits")
 SERVER_DIR = Path(__file__).resolve().parents[1] / "server"
@@ -178,7 +178,7 @@ _HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from nemovideo_mcp.store import StateStore
+    from nemovideo_mcp.local.store import StateStore
 
     root, log, tag = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     store = StateStore(root)

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nemovideo_mcp.text import clean_text, strip_invisible
+from nemovideo_mcp.text.clean import clean_text, strip_invisible
 
 # Characters that make escape sequences and smuggling likely, mixed with anything at all.
 _NASTY = [

@@ -1,4 +1,4 @@
-"""The draft model, its summary and diffs (nemovideo_mcp.timeline)."""
+"""The draft model, its summary and diffs (nemovideo_mcp.text.timeline)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nemovideo_mcp.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries
+from nemovideo_mcp.text.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries
 
 DOC_EXAMPLE = (
     'Timeline (3 tracks): 1. Video: city timelapse (0-10s) 2. BGM: Lo-fi (0-10s, 35%) 3. Title: "Urban Dreams" (0-3s)'

@@ -19,7 +19,7 @@ import structlog
 from conftest import ISSUED_TOKENS, OUTPUTS, inprocess, make_settings, record_output, text_of
 from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.logs import configure_logging
-from nemovideo_mcp.redact import MASK
+from nemovideo_mcp.text.redact import MASK
 
 # A registered user's token with no recognisable shape: only the secret registry can catch it.
 USER_TOKEN = "plainSecretValue-ABCDEFGH-42"
@@ -113,8 +113,8 @@ async def test_progress_and_log_notes_are_redacted() -> None:
     """The reporter every tool hands to the service: progress notes and protocol log notes."""
     from types import SimpleNamespace
 
-    from nemovideo_mcp.redact import register_secret
-    from nemovideo_mcp.tools import _reporter
+    from nemovideo_mcp.mcp.tools import _reporter
+    from nemovideo_mcp.text.redact import register_secret
 
     register_secret(USER_TOKEN)  # as Connection does with NEMO_TOKEN at start-up
     sent: list[str] = []

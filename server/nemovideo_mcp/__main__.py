@@ -1,4 +1,4 @@
-from nemovideo_mcp.cli import main
+from nemovideo_mcp.cli.commands import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

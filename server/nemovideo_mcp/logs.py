@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from nemovideo_mcp.redact import redact, structlog_processor
+from nemovideo_mcp.text.redact import redact, structlog_processor
 
 
 class _Stderr:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from nemovideo_mcp.errors import ErrorCode
-from nemovideo_mcp.timeline import TrackSummary
+from nemovideo_mcp.text.timeline import TrackSummary
 
 JobStatus = Literal["running", "succeeded", "failed", "cancelled", "interrupted"]
 

@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, PrivateAttr
 
 from nemovideo_mcp.errors import ErrorCode, NemoError
-from nemovideo_mcp.text import strip_invisible
+from nemovideo_mcp.text.clean import strip_invisible
 
 __all__ = [
     "ACCEPTED_EXTENSIONS",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nemovideo_mcp.errors import NemoError
-from nemovideo_mcp.files import ACCEPTED_EXTENSIONS, MAX_UPLOAD_BYTES
+from nemovideo_mcp.local.files import ACCEPTED_EXTENSIONS, MAX_UPLOAD_BYTES
 
 SUPPORTED_FORMATS = ", ".join(sorted({ext.lstrip(".") for ext in ACCEPTED_EXTENSIONS}))
 

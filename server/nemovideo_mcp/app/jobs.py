@@ -19,9 +19,9 @@ import structlog
 from anyio.abc import TaskGroup
 from pydantic import BaseModel, Field
 
+from nemovideo_mcp.app.results import ErrorInfo, JobInfo, JobStatus
 from nemovideo_mcp.errors import NemoError
-from nemovideo_mcp.results import ErrorInfo, JobInfo, JobStatus
-from nemovideo_mcp.store import StateStore
+from nemovideo_mcp.local.store import StateStore
 
 log = structlog.get_logger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Literal
 
 import anyio
 
-from nemovideo_mcp.auth import IDENTITY_FILE, token_expired
+from nemovideo_mcp.backend.auth import IDENTITY_FILE, token_expired
 from nemovideo_mcp.settings import Settings, env_name, load_settings
 
 Status = Literal["ok", "warn", "fail"]
@@ -157,10 +157,10 @@ def _jwt_expiry(token: str) -> str | None:
 
 async def _credits_with(settings: Settings, token: str) -> tuple[int | None, str | None]:
     """(available credits, None) when the token is accepted, else (None, error code)."""
-    from nemovideo_mcp.api.client import NemoApi
     from nemovideo_mcp.attribution import attribution_headers, detect_platform
+    from nemovideo_mcp.backend.client import NemoApi
     from nemovideo_mcp.errors import NemoError
-    from nemovideo_mcp.redact import register_secret
+    from nemovideo_mcp.text.redact import register_secret
 
     register_secret(token)
     api = NemoApi(
@@ -287,7 +287,7 @@ def run_doctor(*, as_json: bool = False) -> int:
     from rich.text import Text
 
     from nemovideo_mcp import __version__
-    from nemovideo_mcp.redact import redact
+    from nemovideo_mcp.text.redact import redact
 
     checks = collect()
     failed = any(c.status == "fail" for c in checks)

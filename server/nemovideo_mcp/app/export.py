@@ -17,14 +17,14 @@ from typing import Any
 import anyio
 import structlog
 
-from nemovideo_mcp.api.client import NemoApi
-from nemovideo_mcp.api.models import RenderStatus
-from nemovideo_mcp.auth import Connection, Identity
+from nemovideo_mcp.app.jobs import Job, JobRecord
+from nemovideo_mcp.app.polling import PollSchedule
+from nemovideo_mcp.backend.auth import Connection, Identity
+from nemovideo_mcp.backend.client import NemoApi
+from nemovideo_mcp.backend.models import RenderStatus
 from nemovideo_mcp.errors import ApiError, NemoError, TransportError
-from nemovideo_mcp.files import move_into_place, safe_filename
-from nemovideo_mcp.jobs import Job, JobRecord
-from nemovideo_mcp.polling import PollSchedule
-from nemovideo_mcp.timeline import parse_draft
+from nemovideo_mcp.local.files import move_into_place, safe_filename
+from nemovideo_mcp.text.timeline import parse_draft
 
 log = structlog.get_logger(__name__)
 

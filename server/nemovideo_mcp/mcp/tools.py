@@ -21,11 +21,8 @@ from mcp_types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from nemovideo_mcp import __version__
-from nemovideo_mcp.errors import NemoError, SettingsError
-from nemovideo_mcp.jobs import UNEXPECTED, Reporter
-from nemovideo_mcp.logs import configure_logging
-from nemovideo_mcp.redact import redact, redact_value
-from nemovideo_mcp.results import (
+from nemovideo_mcp.app.jobs import UNEXPECTED, Reporter
+from nemovideo_mcp.app.results import (
     CreditsResult,
     ErrorInfo,
     ExportResult,
@@ -33,8 +30,11 @@ from nemovideo_mcp.results import (
     StateResult,
     UploadResult,
 )
-from nemovideo_mcp.service import NemoVideo
+from nemovideo_mcp.app.service import NemoVideo
+from nemovideo_mcp.errors import NemoError, SettingsError
+from nemovideo_mcp.logs import configure_logging
 from nemovideo_mcp.settings import Settings, load_settings
+from nemovideo_mcp.text.redact import redact, redact_value
 
 log = structlog.get_logger(__name__)
 # resources/read sends the file inline (base64): beyond this, the path and the URL serve better.

@@ -19,8 +19,8 @@ import httpx
 from httpx_sse import EventSource
 from pydantic import BaseModel, ValidationError
 
-from nemovideo_mcp.api import sse
-from nemovideo_mcp.api.models import (
+from nemovideo_mcp.backend import sse
+from nemovideo_mcp.backend.models import (
     Credits,
     RenderStatus,
     SessionInfo,
@@ -29,7 +29,7 @@ from nemovideo_mcp.api.models import (
     UploadedFile,
 )
 from nemovideo_mcp.errors import ApiError, ErrorCode, NemoError, TransportError
-from nemovideo_mcp.text import clean_text
+from nemovideo_mcp.text.clean import clean_text
 
 APP = "nemo_agent"
 M = TypeVar("M", bound=BaseModel)

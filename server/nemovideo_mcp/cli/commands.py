@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from rich.console import Console
 
-    from nemovideo_mcp.jobs import Reporter
-    from nemovideo_mcp.results import ErrorInfo
-    from nemovideo_mcp.service import NemoVideo
+    from nemovideo_mcp.app.jobs import Reporter
+    from nemovideo_mcp.app.results import ErrorInfo
+    from nemovideo_mcp.app.service import NemoVideo
 
 # Exit codes, documented in the README (the table there is generated from EXIT_CODES).
 EXIT_OK = 0
@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", help="check settings, folders, API, token and ffmpeg; print what to fix")
     doc.add_argument("--json", action="store_true", help="print the checks as JSON")
 
-    from nemovideo_mcp.install import CLIENTS
+    from nemovideo_mcp.cli.install import CLIENTS
 
     inst = sub.add_parser("install", help="add this server to an MCP client's config file")
     inst.add_argument("client", choices=CLIENTS)
@@ -132,17 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "serve"
     try:
         if command == "demo":
-            from nemovideo_mcp.demo import run_demo
+            from nemovideo_mcp.cli.demo import run_demo
 
             return run_demo(args.out)
         if command in ("generate", "upload", "state", "credits", "export"):
             return _tool_command(args)
         if command == "doctor":
-            from nemovideo_mcp.doctor import run_doctor
+            from nemovideo_mcp.cli.doctor import run_doctor
 
             return run_doctor(as_json=args.json)
         if command == "install":
-            from nemovideo_mcp.install import run_install
+            from nemovideo_mcp.cli.install import run_install
 
             return run_install(
                 args.client,
@@ -166,8 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:
     from nemovideo_mcp.errors import NemoError
     from nemovideo_mcp.logs import configure_logging
+    from nemovideo_mcp.mcp.tools import build_server
     from nemovideo_mcp.settings import load_settings
-    from nemovideo_mcp.tools import build_server
 
     settings, error = load_settings()
     configure_logging(settings.log_level)
@@ -186,7 +186,7 @@ def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:
             )
         server.run("stdio")
         return EXIT_OK
-    from nemovideo_mcp.http_serve import serve_http
+    from nemovideo_mcp.mcp.http_serve import serve_http
 
     secret = settings.http_secret.get_secret_value() if settings.http_secret else None
     try:
@@ -255,10 +255,10 @@ def _tool_command(args: argparse.Namespace) -> int:
     import anyio
     from rich.console import Console
 
+    from nemovideo_mcp.app.results import ErrorInfo
+    from nemovideo_mcp.app.service import NemoVideo
     from nemovideo_mcp.errors import NemoError
     from nemovideo_mcp.logs import configure_logging
-    from nemovideo_mcp.results import ErrorInfo
-    from nemovideo_mcp.service import NemoVideo
     from nemovideo_mcp.settings import load_settings
 
     out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
@@ -305,7 +305,7 @@ def _print_outcome(
 ) -> None:
     from rich.text import Text
 
-    from nemovideo_mcp.redact import redact, redact_value
+    from nemovideo_mcp.text.redact import redact, redact_value
 
     if args.json:
         if result is not None:
@@ -393,7 +393,7 @@ class _Progress:
     async def report(self, message: str, progress: float | None = None) -> None:
         from rich.markup import escape
 
-        from nemovideo_mcp.redact import redact
+        from nemovideo_mcp.text.redact import redact
 
         message = redact(message)
         if self._bar is not None:

@@ -18,20 +18,10 @@ from typing import Any, Self
 import anyio
 import structlog
 
-from nemovideo_mcp.api.client import NemoApi
-from nemovideo_mcp.api.models import SessionState
-from nemovideo_mcp.api.sse import ReplyCollector, Text, ToolActivity
-from nemovideo_mcp.attribution import attribution_headers, detect_platform
-from nemovideo_mcp.auth import Connection, Identity
-from nemovideo_mcp.errors import NemoError, SettingsError, TransportError
-from nemovideo_mcp.files import UploadCandidate, check_upload_path, check_url, open_upload, resolve_inside
-from nemovideo_mcp.gui import GuiAction, translate_reply
-from nemovideo_mcp.intent import route
-from nemovideo_mcp.jobs import Job, JobManager, JobRecord, Reporter, minutes, no_report
-from nemovideo_mcp.messages import Who, in_words
-from nemovideo_mcp.redact import redact
-from nemovideo_mcp.render import Exporter, RenderSettings, can_resume
-from nemovideo_mcp.results import (
+from nemovideo_mcp.app.export import Exporter, RenderSettings, can_resume
+from nemovideo_mcp.app.jobs import Job, JobManager, JobRecord, Reporter, minutes, no_report
+from nemovideo_mcp.app.messages import Who, in_words
+from nemovideo_mcp.app.results import (
     CreditsResult,
     ErrorInfo,
     ExportResult,
@@ -42,10 +32,20 @@ from nemovideo_mcp.results import (
     UploadedItem,
     UploadResult,
 )
+from nemovideo_mcp.attribution import attribution_headers, detect_platform
+from nemovideo_mcp.backend.auth import Connection, Identity
+from nemovideo_mcp.backend.client import NemoApi
+from nemovideo_mcp.backend.models import SessionState
+from nemovideo_mcp.backend.sse import ReplyCollector, Text, ToolActivity
+from nemovideo_mcp.errors import NemoError, SettingsError, TransportError
+from nemovideo_mcp.local.files import UploadCandidate, check_upload_path, check_url, open_upload, resolve_inside
+from nemovideo_mcp.local.store import StateStore
 from nemovideo_mcp.settings import Settings
-from nemovideo_mcp.store import StateStore
-from nemovideo_mcp.text import clean_text
-from nemovideo_mcp.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries
+from nemovideo_mcp.text.clean import clean_text
+from nemovideo_mcp.text.gui import GuiAction, translate_reply
+from nemovideo_mcp.text.intent import route
+from nemovideo_mcp.text.redact import redact
+from nemovideo_mcp.text.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries
 
 log = structlog.get_logger(__name__)
 

@@ -21,11 +21,11 @@ import anyio
 import filelock
 import structlog
 
-from nemovideo_mcp.api.client import NemoApi
-from nemovideo_mcp.api.models import TokenGrant
+from nemovideo_mcp.backend.client import NemoApi
+from nemovideo_mcp.backend.models import TokenGrant
 from nemovideo_mcp.errors import ApiError, NemoError
-from nemovideo_mcp.redact import register_secret
-from nemovideo_mcp.store import StateStore
+from nemovideo_mcp.local.store import StateStore
+from nemovideo_mcp.text.redact import register_secret
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -1,0 +1,1 @@
+"""Use cases: what the tools do, with no MCP in sight; jobs and results."""

@@ -1,0 +1,1 @@
+"""The NemoVideo HTTP client: endpoints, SSE reading, models, identity and session."""

@@ -1,0 +1,1 @@
+"""The command line for people: commands, doctor, install, demo, generated docs."""

@@ -1,0 +1,1 @@
+"""The MCP face: the server, the five tools, resources, HTTP serving."""

@@ -1,0 +1,1 @@
+"""Text handling: intent routing, GUI phrases, timeline summaries, cleaning and redaction."""
