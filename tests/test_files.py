@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 import sys
@@ -13,6 +14,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from nemovideo_mcp.errors import NemoError
 from nemovideo_mcp.local import files
@@ -32,16 +34,27 @@ from nemovideo_mcp.local.files import (
     sniff_media,
     unique_path,
 )
+from nemovideo_mcp.media.formats import BACKEND_EXTENSIONS
 
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths, links and modes")
 
 MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00" * 64
 MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + b"\x00" * 64
 M4A = b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 64
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
-GIF = b"GIF89a\x01\x00\x01\x00" + b"\x00" * 64
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 64
+
+
+def _image(fmt: str) -> bytes:
+    """A real, decodable picture: uploads of images are decoded, not just sniffed."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), (200, 80, 40)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+PNG = _image("PNG")
+JPEG = _image("JPEG")
+GIF = _image("GIF")
+WEBP = _image("WEBP")
+PNG_HEADER_ONLY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 64
 AVI = b"RIFF\x24\x00\x00\x00AVI LIST" + b"\x00" * 64
 EBML = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01" + b"\x00" * 64
@@ -165,11 +178,11 @@ def _refused(raw: str, home: Path, code: str, **kwargs: object) -> str:
 def test_accepts_a_normal_video(home: Path) -> None:
     candidate = _check(str(home / "Videos" / "clip.mp4"), home)
     assert candidate.path == (home / "Videos" / "clip.mp4").resolve()
-    assert (candidate.size, candidate.kind, candidate.filename, candidate.mime) == (
+    assert (candidate.size, candidate.kind, candidate.filename, candidate.shown_name) == (
         len(MP4),
         "video",
         "clip.mp4",
-        "video/mp4",
+        "clip.mp4",
     )
 
 
@@ -179,7 +192,23 @@ def test_accepts_every_supported_format(home: Path, ext: str) -> None:
     path.write_bytes(SAMPLES[ext])
     candidate = _check(str(path), home)
     assert candidate.kind == ACCEPTED_EXTENSIONS[ext]
-    assert candidate.mime == files.MIME_TYPES[ext]
+    # Everything accepted goes under a name the backend takes (its list has jpg, not jpeg).
+    assert Path(candidate.filename).suffix.lower().lstrip(".") in BACKEND_EXTENSIONS
+    assert candidate.shown_name == path.name
+
+
+def test_phone_photo_jpeg_is_sent_as_jpg_and_reported_under_its_own_name(home: Path) -> None:
+    path = home / "Videos" / "IMG_0042.jpeg"
+    path.write_bytes(JPEG)
+    candidate = _check(str(path), home)
+    assert (candidate.filename, candidate.shown_name) == ("IMG_0042.jpg", "IMG_0042.jpeg")
+
+
+def test_an_image_that_does_not_decode_is_refused_with_its_name(home: Path) -> None:
+    broken = home / "Videos" / "broken.png"
+    broken.write_bytes(PNG_HEADER_ONLY)  # the right first bytes, no picture behind them
+    message = _refused(str(broken), home, "upload_refused")
+    assert "broken.png" in message and "does not decode" in message
 
 
 def test_tilde_relative_and_file_url_forms(home: Path) -> None:
@@ -320,7 +349,8 @@ def test_unsupported_extension_lists_formats(home: Path) -> None:
     doc = home / "Videos" / "notes.txt"
     doc.write_bytes(b"hello")
     message = _refused(str(doc), home, "unsupported_file")
-    assert ".txt" in message and "mp4, mov, avi, webm, mkv, jpg, png, gif, webp, mp3, wav, m4a, aac" in message
+    assert ".txt" in message
+    assert "mp4, mov, avi, webm, mkv, jpg (or jpeg), png, gif, webp, mp3, wav, m4a, aac" in message
     noext = home / "Videos" / "README"
     noext.write_bytes(b"hello")
     assert "without an extension" in _refused(str(noext), home, "unsupported_file")

@@ -264,7 +264,7 @@ class NemoVideo:
                     return await self.api.upload_files(ident.session_id, handles)
 
             uploaded = await self.conn.call(send)
-            items += _items([src for src, _ in candidates], uploaded)
+            items += _items([src for src, _ in candidates], uploaded, [c.shown_name for _, c in candidates])
         if urls:
             await report(f"Adding {len(urls)} URL(s)...", None)
             uploaded = await self.conn.call(lambda ident: self.api.upload_urls(ident.session_id, urls))
@@ -586,13 +586,14 @@ def timeline_view(draft: Draft) -> TimelineView:
     return TimelineView(summary=summarize(draft), tracks=track_summaries(draft), export_ready=draft.is_export_ready)
 
 
-def _items(sources: list[str], uploaded: list[Any]) -> list[UploadedItem]:
+def _items(sources: list[str], uploaded: list[Any], names: list[str] | None = None) -> list[UploadedItem]:
+    """One item per uploaded file; named as the user named it (a .jpeg was sent as .jpg)."""
     items = []
     for index, file in enumerate(uploaded):
         items.append(
             UploadedItem(
                 source=sources[index] if index < len(sources) else "",
-                filename=file.filename,
+                filename=names[index] if names and index < len(names) else file.filename,
                 type=file.file_type,
                 duration_s=file.duration,
                 width=file.width,

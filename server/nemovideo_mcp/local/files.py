@@ -9,7 +9,7 @@ fail here, before any byte leaves the machine. So an upload path must:
 * not be hidden (no path component starting with ``.``) unless the user said so
   (``NEMO_ALLOW_HIDDEN_UPLOADS=1``), nor sit in a system folder;
 * be inside ``NEMO_UPLOAD_DIRS`` when the user set that list;
-* have an accepted extension **and** content whose leading bytes match it;
+* have an accepted extension **and** content whose leading bytes match it (images must decode);
 * be between 1 byte and 200 MB.
 
 Downloads get a sanitised file name and a never-overwriting final path.
@@ -28,12 +28,14 @@ import sys
 import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, PrivateAttr
 
 from nemovideo_mcp.errors import ErrorCode, NemoError
+from nemovideo_mcp.media.formats import ACCEPTED_EXTENSIONS, DESCRIPTIONS, FORMATS_IN_WORDS, MediaKind, backend_name
+from nemovideo_mcp.media.sniff import HEAD_BYTES, IMAGE_FAMILIES, extension_matches, image_problem, is_mp4, sniff_media
 from nemovideo_mcp.text.clean import strip_invisible
 
 __all__ = [
@@ -41,7 +43,6 @@ __all__ = [
     "ALLOW_HIDDEN_HINT",
     "MAX_UPLOAD_BYTES",
     "MAX_URL_LENGTH",
-    "MIME_TYPES",
     "UPLOAD_DIRS_HINT",
     "MediaKind",
     "UploadCandidate",
@@ -58,151 +59,15 @@ __all__ = [
     "unique_path",
 ]
 
-MediaKind = Literal["video", "image", "audio"]
-
-#: Exactly the formats the upload endpoint accepts (plus ``jpeg``, the other spelling of ``jpg``).
-ACCEPTED_EXTENSIONS: dict[str, MediaKind] = {
-    "mp4": "video",
-    "mov": "video",
-    "avi": "video",
-    "webm": "video",
-    "mkv": "video",
-    "jpg": "image",
-    "jpeg": "image",
-    "png": "image",
-    "gif": "image",
-    "webp": "image",
-    "mp3": "audio",
-    "wav": "audio",
-    "m4a": "audio",
-    "aac": "audio",
-}
-
-MIME_TYPES: dict[str, str] = {
-    "mp4": "video/mp4",
-    "mov": "video/quicktime",
-    "avi": "video/x-msvideo",
-    "webm": "video/webm",
-    "mkv": "video/x-matroska",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "mp3": "audio/mpeg",
-    "wav": "audio/wav",
-    "m4a": "audio/mp4",
-    "aac": "audio/aac",
-}
-
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_URL_LENGTH = 2048
-HEAD_BYTES = 64  # enough for every signature below; the only read before upload
 
 #: What the user can do, quoted in refusals. Kept here so the setting names live in one place.
 UPLOAD_DIRS_HINT = "NEMO_UPLOAD_DIRS"
 ALLOW_HIDDEN_HINT = "NEMO_ALLOW_HIDDEN_UPLOADS=1"
 
-_FORMATS = "mp4, mov, avi, webm, mkv, jpg, png, gif, webp, mp3, wav, m4a, aac"
+_FORMATS = FORMATS_IN_WORDS
 _IS_WINDOWS = sys.platform == "win32"
-
-# --- content sniffing -------------------------------------------------------------
-
-# ISO base media (mp4/mov/m4a): a box type at offset 4. Modern files start with
-# ftyp; old QuickTime files may start with another top-level atom, accepted only
-# with a plausible box size (under 16 MB, or 1 = 64-bit size follows).
-_OLD_QUICKTIME_BOXES = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
-
-#: Which sniffed family each extension must have.
-_FAMILIES: dict[str, frozenset[str]] = {
-    "mp4": frozenset({"isobmff"}),
-    "mov": frozenset({"isobmff"}),
-    "m4a": frozenset({"isobmff"}),
-    "avi": frozenset({"avi"}),
-    "webm": frozenset({"ebml"}),
-    "mkv": frozenset({"ebml"}),
-    "jpg": frozenset({"jpeg"}),
-    "jpeg": frozenset({"jpeg"}),
-    "png": frozenset({"png"}),
-    "gif": frozenset({"gif"}),
-    "webp": frozenset({"webp"}),
-    "mp3": frozenset({"mp3", "id3"}),
-    "wav": frozenset({"wav"}),
-    "aac": frozenset({"aac", "id3"}),
-}
-
-_DESCRIPTIONS: dict[str, str] = {
-    "mp4": "an MP4 video",
-    "mov": "a MOV video",
-    "avi": "an AVI video",
-    "webm": "a WebM video",
-    "mkv": "an MKV video",
-    "jpg": "a JPEG image",
-    "jpeg": "a JPEG image",
-    "png": "a PNG image",
-    "gif": "a GIF image",
-    "webp": "a WebP image",
-    "mp3": "an MP3 audio file",
-    "wav": "a WAV audio file",
-    "m4a": "an M4A audio file",
-    "aac": "an AAC audio file",
-}
-
-
-def sniff_media(head: bytes) -> str | None:
-    """Name the container family from a file's first bytes, or ``None``.
-
-    Families: ``isobmff`` (mp4/mov/m4a), ``ebml`` (webm/mkv), ``avi``, ``wav``,
-    ``webp``, ``jpeg``, ``png``, ``gif``, ``id3`` (an ID3 tag, which precedes
-    mp3 or aac audio), ``mp3`` (MPEG audio frame sync), ``aac`` (ADTS).
-    Never raises.
-    """
-    if not isinstance(head, bytes | bytearray | memoryview):
-        return None
-    h = bytes(head[:HEAD_BYTES])
-    if len(h) >= 8 and h[4:8] == b"ftyp":
-        return "isobmff"
-    if len(h) >= 8 and h[4:8] in _OLD_QUICKTIME_BOXES:
-        box_size = int.from_bytes(h[:4], "big")
-        if box_size == 1 or 8 <= box_size < 1 << 24:
-            return "isobmff"
-    if h.startswith(b"\x1a\x45\xdf\xa3"):
-        return "ebml"
-    if len(h) >= 12 and h[:4] in (b"RIFF", b"RF64", b"BW64"):
-        form = h[8:12]
-        if form == b"WAVE":
-            return "wav"
-        if h[:4] == b"RIFF" and form == b"AVI ":
-            return "avi"
-        if h[:4] == b"RIFF" and form == b"WEBP":
-            return "webp"
-        return None
-    if h.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if h.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if h.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if h.startswith(b"ID3"):
-        return "id3"
-    if len(h) >= 2 and h[0] == 0xFF and h[1] & 0xF0 == 0xF0 and h[1] & 0x06 == 0:
-        return "aac"  # ADTS: 12-bit sync, layer bits 00 (FFF0/FFF1/FFF8/FFF9)
-    if len(h) >= 2 and h[0] == 0xFF and h[1] & 0xE0 == 0xE0 and h[1] & 0x06 != 0 and h[1] & 0x18 != 0x08:
-        return "mp3"  # MPEG audio frame sync, a real layer, not the reserved version
-    return None
-
-
-def extension_matches(ext: str, family: str | None) -> bool:
-    """Whether content of *family* (from :func:`sniff_media`) fits the extension *ext*."""
-    if family is None:
-        return False
-    return family in _FAMILIES.get(ext.lower().lstrip("."), frozenset())
-
-
-def is_mp4(head: bytes) -> bool:
-    """Whether *head* starts like an ISO base media file (``ftyp`` box at offset 4)."""
-    return len(head) >= 8 and bytes(head[4:8]) == b"ftyp"
-
 
 # --- upload paths -----------------------------------------------------------------
 
@@ -214,7 +79,7 @@ class UploadCandidate(BaseModel):
     size: int
     kind: MediaKind
     filename: str  # sanitised name to send to the backend
-    mime: str
+    shown_name: str  # the user's own file name, for messages (filename may differ: .jpeg goes as .jpg)
     # Identity of the checked file, so open_upload can tell if it was swapped.
     _identity: tuple[int, int] | None = PrivateAttr(default=None)
 
@@ -405,8 +270,9 @@ def check_upload_path(
     *base_dir* (the server's documented upload base, not the client's working
     folder). *home* defaults to the user's home folder (tests pass their own).
     Checks run on the path as given and again on the resolved target, so a
-    link to a hidden or system file is refused. The only read is the first
-    64 bytes, through a descriptor opened without following a final symlink.
+    link to a hidden or system file is refused. The first read is 64 bytes through a
+    descriptor opened without following a final symlink; an image is then decoded, so a
+    picture that cannot be shown is refused here rather than failing a render later.
     """
     if not isinstance(raw, str) or not raw.strip():
         raise _refuse("invalid_input", "No file path was given. Give the path of the video, image or audio file.")
@@ -492,12 +358,17 @@ def check_upload_path(
     if not extension_matches(ext, family):
         raise _refuse(
             "upload_refused",
-            f"The content of {shown} does not look like {_DESCRIPTIONS[ext]}, so it was not uploaded. "
+            f"The content of {shown} does not look like {DESCRIPTIONS[ext]}, so it was not uploaded. "
             f"Check that this is the right file, or convert it to one of: {_FORMATS}.",
         )
-    filename = safe_filename(given.name, default=f"upload.{ext}")
+    if family in IMAGE_FAMILIES and (problem := image_problem(resolved)) is not None:
+        raise _refuse(
+            "upload_refused",
+            f"{shown} cannot be used: {problem}. Open it in an image viewer, save it again as JPG or PNG, and retry.",
+        )
+    filename = safe_filename(backend_name(given.name), default=f"upload.{ext}")
     candidate = UploadCandidate(
-        path=resolved, size=size, kind=ACCEPTED_EXTENSIONS[ext], filename=filename, mime=MIME_TYPES[ext]
+        path=resolved, size=size, kind=ACCEPTED_EXTENSIONS[ext], filename=filename, shown_name=given.name
     )
     candidate._identity = (st.st_dev, st.st_ino)
     return candidate
