@@ -27,7 +27,8 @@ from typing import Any
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test backends live with the tests
+from support.emulator import Emulator, EmulatorServer
 
 TOKEN = "nmv_usr_benchmark_user_token_000000000001"
 FD_SLACK = 8  # sockets in the keep-alive pool come and go

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,7 +27,9 @@ import httpx
 from nemovideo_mcp.app.polling import PollSchedule
 from nemovideo_mcp.attribution import attribution_headers
 from nemovideo_mcp.backend.client import NemoApi
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test backends live with the tests
+from support.emulator import Emulator, EmulatorServer
 
 DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "clip"}}]}], "d": 5000, "m": {"width": 320, "height": 240}}
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test backends live with the tests
+from support.emulator import Emulator, EmulatorServer
 
 
 def env_for(url: str, home: Path) -> dict[str, str]:

@@ -18,7 +18,8 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test backends live with the tests
+from support.emulator import Emulator, EmulatorServer
 
 SIZES_MB = (1, 50, 190)
 # A valid MP4 header (ftyp box) followed by filler: the server checks the leading bytes only.

@@ -21,9 +21,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from nemovideo_mcp.cli.demo import png
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.mcp.tools import build_server
 from nemovideo_mcp.settings import Settings
+from support.emulator import Emulator, EmulatorServer
 
 # Every token any emulator handed out during the run: the leak scan looks for these.
 ISSUED_TOKENS: set[str] = set()

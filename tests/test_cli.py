@@ -15,7 +15,7 @@ import pytest
 from conftest import OUTPUTS, stdio_env
 from nemovideo_mcp.cli import commands as cli
 from nemovideo_mcp.cli.install import config_path, merge, server_entry
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
+from support.emulator import Emulator, EmulatorServer
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from conftest import MODES, inprocess, over_stdio, probe_video, record_output, stdio_env, text_of
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.settings import Settings
+from support.emulator import Emulator, EmulatorServer
 
 TOOLS = {"generate", "upload", "state", "credits", "export"}
 INSTRUCTION = 'Make a 10-second video from my photos with the title "Urban Dreams" and lo-fi BGM at 35%'

@@ -19,8 +19,8 @@ import pytest
 
 import nemovideo_mcp
 from nemovideo_mcp.cli.demo import png
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
-from nemovideo_mcp.emulator.media import RenderCache
+from support.emulator import Emulator, EmulatorServer
+from support.emulator.media import RenderCache
 
 SKILL = {
     "X-Skill-Source": "video-generator-for-free-ai",
@@ -560,8 +560,9 @@ def test_control_methods_are_thread_safe(emu: Emulator, client: httpx.Client, us
 
 def test_cli_serves_until_interrupted() -> None:
     package_root = str(Path(nemovideo_mcp.__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": package_root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    cmd = [sys.executable, "-m", "nemovideo_mcp.emulator", "--port", "0", "--time-scale", "0.05"]
+    tests_dir = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([package_root, tests_dir, os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "support.emulator", "--port", "0", "--time-scale", "0.05"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stderr is not None

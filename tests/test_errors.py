@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import inprocess, make_settings, record_output, text_of
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.settings import Settings
+from support.emulator import Emulator, EmulatorServer
 
 
 async def test_2001_anonymous_gets_registration_link_with_bind(settings: Settings, emu: Emulator) -> None:
@@ -45,6 +45,8 @@ async def test_402_on_export_is_the_plan_not_credits(settings: Settings, emu: Em
     assert error["code"] == "plan_limit"
     assert "plan limit, not a lack of credits" in error["message"]
     assert "register" in error["message"].lower()
+    # The free way out is named, with the exact switch.
+    assert "local studio" in error["message"] and "NEMO_API_URL=local" in error["message"]
 
 
 async def test_4001_lists_supported_formats(settings: Settings, emu: Emulator, photos: list[str]) -> None:

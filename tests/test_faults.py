@@ -30,7 +30,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import inprocess, make_settings, record_output, text_of
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
+from support.emulator import Emulator, EmulatorServer
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "faults.md"
 

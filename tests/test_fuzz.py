@@ -24,9 +24,9 @@ from conftest import inprocess, make_settings, record_output, text_of
 from nemovideo_mcp.backend import sse
 from nemovideo_mcp.backend.client import _unwrap
 from nemovideo_mcp.backend.models import RenderStatus
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.errors import NemoError
 from nemovideo_mcp.text.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries
+from support.emulator import Emulator, EmulatorServer
 
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 

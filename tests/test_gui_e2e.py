@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import inprocess, probe_video, record_output, text_of
-from nemovideo_mcp.emulator import Emulator
 from nemovideo_mcp.settings import Settings
+from support.emulator import Emulator
 
 FORBIDDEN = ("click", "open the", "drag", "preview", "点击", "打开", "拖拽")
 

@@ -19,9 +19,9 @@ import pytest
 from mcp import Client
 
 from conftest import inprocess, make_settings, over_stdio, probe_video, record_output, stdio_env, text_of
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.mcp.tools import build_server
 from nemovideo_mcp.settings import Settings
+from support.emulator import Emulator, EmulatorServer
 
 VIDEO = "make a 10-second video about city lights"
 TITLE_DRAFT = {
@@ -224,6 +224,9 @@ async def test_cancel_a_render(settings: Settings, emu: Emulator) -> None:
     async with inprocess(settings) as client:
         await _make_video(client)
         started = await client.call_tool("export", {"wait_seconds": 0.05})
+        with anyio.fail_after(30):  # on a busy machine the render may not be submitted yet after 0.05 s
+            while not emu.renders:
+                await anyio.sleep(0.01)
         cancelled = await client.call_tool("export", {"cancel": True})
     assert started.structured_content["status"] == "running"
     assert cancelled.structured_content["status"] == "cancelled", text_of(cancelled)

@@ -25,9 +25,9 @@ from conftest import OUTPUTS
 from nemovideo_mcp import __version__
 from nemovideo_mcp.attribution import parse_frontmatter, skill_info
 from nemovideo_mcp.cli.docs import list_live_tools, live_tools
-from nemovideo_mcp.emulator import EmulatorServer
 from nemovideo_mcp.errors import ErrorCode
 from nemovideo_mcp.settings import Settings, env_name
+from support.emulator import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"

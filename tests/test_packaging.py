@@ -21,7 +21,7 @@ from mcp.client.stdio import stdio_client
 
 from conftest import OUTPUTS
 from nemovideo_mcp import __version__
-from nemovideo_mcp.emulator import EmulatorServer
+from support.emulator import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SKILL = ROOT / "manifests" / "skills" / "video-generator-for-free-ai" / "SKILL.md"
@@ -60,6 +60,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
     yield wheel, target
 
 
+def archive_text(wheel: Path, name: str) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read(name).decode("utf-8", "replace")
+
+
 def test_wheel_contents(built: tuple[Path, Path]) -> None:
     wheel, _ = built
     assert wheel.name == f"nemovideo_mcp-{__version__}-py3-none-any.whl"
@@ -69,8 +74,21 @@ def test_wheel_contents(built: tuple[Path, Path]) -> None:
         info = f"nemovideo_mcp-{__version__}.dist-info"
         metadata = email.message_from_bytes(archive.read(f"{info}/METADATA"))
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
-    assert {"nemovideo_mcp/cli/commands.py", "nemovideo_mcp/emulator/__init__.py", "nemovideo_mcp/__main__.py"} <= names
-    assert not any(n.startswith(("tests/", "manifests/")) or "__pycache__" in n for n in names)
+    expected = {
+        "nemovideo_mcp/cli/commands.py",
+        "nemovideo_mcp/__main__.py",
+        "nemovideo_mcp/studio/app.py",
+        "nemovideo_mcp/studio/render/__init__.py",
+        "nemovideo_mcp/studio/planner/__init__.py",
+        "nemovideo_mcp/media/sniff.py",
+    }
+    assert expected <= names
+    assert not any(n.startswith(("tests/", "manifests/", "support/")) or "__pycache__" in n for n in names)
+    # No test machinery in the wheel: no emulator, no fault injection, no scripted turns.
+    assert not any("emulator" in n for n in names)
+    for name in (n for n in names if n.endswith(".py")):
+        source = archive_text(wheel, name)
+        assert "fail_next" not in source and "FaultKind" not in source and "import support" not in source, name
     assert metadata["Name"] == "nemovideo-mcp" and metadata["Version"] == __version__
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     def names(requirements: list[str]) -> set[str]:

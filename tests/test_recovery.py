@@ -9,8 +9,8 @@ import anyio
 import pytest
 
 from conftest import inprocess, make_settings, over_stdio, record_output, stdio_env, text_of
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.settings import Settings
+from support.emulator import Emulator, EmulatorServer
 
 
 async def test_first_call_bootstraps_and_identity_survives_restart(settings: Settings, emu: Emulator) -> None:

@@ -15,8 +15,8 @@ from nemovideo_mcp.backend.sse import (
     ToolActivity,
     parse_data,
 )
-from nemovideo_mcp.emulator import Emulator
 from nemovideo_mcp.settings import Settings
+from support.emulator import Emulator
 
 
 def _event(**fields: object) -> str:

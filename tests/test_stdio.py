@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import OUTPUTS, stdio_env
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
+from support.emulator import Emulator, EmulatorServer
 
 
 def _rpc(id_: int, method: str, params: dict[str, object] | None = None) -> str:

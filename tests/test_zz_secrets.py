@@ -17,9 +17,9 @@ import pytest
 import structlog
 
 from conftest import ISSUED_TOKENS, OUTPUTS, inprocess, make_settings, record_output, text_of
-from nemovideo_mcp.emulator import Emulator, EmulatorServer
 from nemovideo_mcp.logs import configure_logging
 from nemovideo_mcp.text.redact import MASK
+from support.emulator import Emulator, EmulatorServer
 
 # A registered user's token with no recognisable shape: only the secret registry can catch it.
 USER_TOKEN = "plainSecretValue-ABCDEFGH-42"

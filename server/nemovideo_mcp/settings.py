@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     )
     api_url: str = Field(
         default=PRODUCTION_API_URL,
-        description="Base URL of the NemoVideo API; `local` starts the built-in emulator (no account needed).",
+        description="Base URL of the NemoVideo API; `local` uses the local studio on this computer "
+        "(free, offline, no account).",
     )
     web_url: str = Field(default=PRODUCTION_WEB_URL, description="NemoVideo web app, used in registration links.")
     client_id: str | None = Field(

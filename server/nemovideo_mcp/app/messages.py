@@ -39,7 +39,9 @@ def in_words(error: NemoError, who: Who) -> str:
         case "plan_limit":
             return (
                 "Export is not included in the current plan. This is a plan limit, not a lack of credits: "
-                f"register or upgrade your plan to unlock export ({who.register_link()})."
+                f"register or upgrade your plan to unlock export ({who.register_link()}). Or make the video for "
+                "free on this computer with the local studio: set NEMO_API_URL=local in the server's environment "
+                "and restart it (it plans and renders offline; upload your media there again)."
             )
         case "unsupported_file":
             return f"NemoVideo cannot use this file type. Supported formats: {SUPPORTED_FORMATS}."

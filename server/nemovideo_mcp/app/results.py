@@ -85,6 +85,8 @@ class ExportResult(_Result):
     size_bytes: int | None = None
     render_id: str | None = None
     elapsed_s: float | None = None
+    # A small JPEG of a few frames, sent as an image block beside the text (never in the structured half).
+    preview_jpeg: bytes | None = Field(default=None, exclude=True)
 
 
 class GenerateResult(_Result):

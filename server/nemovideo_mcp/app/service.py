@@ -8,7 +8,6 @@ method takes a `Reporter` for progress and returns a result model from
 
 from __future__ import annotations
 
-import tempfile
 from contextlib import AsyncExitStack, ExitStack
 from functools import partial
 from pathlib import Path
@@ -40,6 +39,7 @@ from nemovideo_mcp.backend.sse import ReplyCollector, Text, ToolActivity
 from nemovideo_mcp.errors import NemoError, SettingsError, TransportError
 from nemovideo_mcp.local.files import UploadCandidate, check_upload_path, check_url, open_upload, resolve_inside
 from nemovideo_mcp.local.store import StateStore
+from nemovideo_mcp.media.preview import contact_sheet
 from nemovideo_mcp.settings import Settings
 from nemovideo_mcp.text.clean import clean_text
 from nemovideo_mcp.text.gui import GuiAction, translate_reply
@@ -50,7 +50,11 @@ from nemovideo_mcp.text.timeline import Draft, diff_drafts, parse_draft, summari
 log = structlog.get_logger(__name__)
 
 # The built-in backend runs emulated minutes as seconds so a newcomer sees a result quickly.
-LOCAL_TIME_SCALE = 0.02
+# The studio renders on this machine in seconds, not the cloud's minutes: poll it that much sooner.
+LOCAL_TIME_SCALE = 0.05
+STUDIO_FOLDER = "studio"
+LOCAL_IDENTITY_FOLDER = "local"
+LOCAL_BACKEND_NAME = "local-studio"
 MAX_INSTRUCTION_CHARS = 8000
 
 
@@ -92,6 +96,7 @@ class NemoVideo:
             client_id=s.client_id,
             language=s.language,
             rate_limit_delay=s.rate_limit_delay,
+            backend_name=LOCAL_BACKEND_NAME if s.uses_local_backend else None,
         )
         tg = await self._stack.enter_async_context(anyio.create_task_group())
         # Jobs must not outlive the HTTP client they use: cancel them before closing it.
@@ -120,21 +125,19 @@ class NemoVideo:
         await self._stack.aclose()
 
     def _start_local_backend(self) -> tuple[str, Path]:
-        """The emulator in this process, with its own throwaway state folder.
+        """The local studio in this process, keeping its projects in the user's state folder.
 
-        The emulator forgets everything when the process ends, so its identity must never replace the
-        user's real one in NEMO_STATE_DIR.
+        The client's identity for the studio lives in its own subfolder, so it never replaces the
+        user's cloud identity; both survive restarts, so `state` after a restart shows the same timeline.
         """
-        from nemovideo_mcp.emulator import Emulator, EmulatorServer
+        from nemovideo_mcp.studio import local_studio
 
-        emulator = Emulator(time_scale=LOCAL_TIME_SCALE)
-        if self.settings.token is not None:
-            emulator.add_user(self.settings.token.get_secret_value(), registered=True)
-        # On the service's exit stack, so they close last, after the jobs and the HTTP client that use them.
-        server = self._stack.enter_context(EmulatorServer(emulator))
-        state_dir = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="nemovideo-local-")))
-        log.info("using the built-in local backend", url=server.url)
-        return str(server.url), state_dir
+        root = self.settings.state_dir
+        server = local_studio(root / STUDIO_FOLDER, time_limit_s=self.settings.render_timeout)
+        # On the service's exit stack, so it closes last, after the jobs and the HTTP client that use it.
+        self._stack.enter_context(server)
+        log.info("using the local studio", url=server.url)
+        return str(server.url), root / LOCAL_IDENTITY_FOLDER
 
     def _local_pace(self, name: str) -> float:
         """A polling interval; on the built-in backend, whose clock runs fast, scaled unless set explicitly."""
@@ -178,6 +181,16 @@ class NemoVideo:
         who = self._who()
         out_of_credits = balance.available <= 0
         register = who.register_link() if who.anonymous and out_of_credits else None
+        if self.settings.uses_local_backend:
+            return CreditsResult(
+                message="The local studio is in use: planning, editing and rendering are free and run on this "
+                "computer, so no credits are spent.",
+                available=balance.available,
+                frozen=0,
+                total=balance.total,
+                anonymous=who.anonymous,
+                notices=self.conn.take_notices(),
+            )
         message = f"Credits: {balance.available} available"
         if balance.frozen:
             message += f", {balance.frozen} held by running jobs"
@@ -526,10 +539,13 @@ class NemoVideo:
             )
         if record.status == "succeeded" and record.result:
             size = record.result.get("size_bytes") or 0
+            preview = await anyio.to_thread.run_sync(_preview_of, record.result.get("path"))
             return ExportResult(
                 message=f"Saved the MP4 to {record.result['path']} ({size / 2**20:.1f} MB) in "
                 f"{minutes(record.elapsed_s)}."
-                + (f" Download link: {record.result['url']}" if record.result.get("url") else ""),
+                + (f" Download link: {record.result['url']}" if record.result.get("url") else "")
+                + (" A contact sheet of four frames is attached." if preview else ""),
+                preview_jpeg=preview,
                 **{**base, **record.result},
             )
         if record.status == "interrupted":
@@ -545,7 +561,9 @@ class NemoVideo:
         if job is None or not job.running:
             raise NemoError("job_not_found", "No export is running, so there is nothing to cancel.")
         render_id = job.record.params.get("render_id")
-        if render_id and job.record.params.get("draft_submitted"):
+        # Cancel even when the submit has not been confirmed yet: it may be in flight and accepted anyway
+        # (the id was journaled before sending); cancelling an id the backend never saw is harmless.
+        if render_id:
             try:
                 await self.api.render_cancel(render_id)
             except NemoError as exc:
@@ -580,6 +598,20 @@ class NemoVideo:
                 f"No {kind or ''} job with id {job_id!r} on this server (recent: {known}).".replace("  ", " "),
             )
         return job
+
+
+def local_studio_guide() -> str:
+    """What the local studio's planner understands, for the server's instructions (only with NEMO_API_URL=local)."""
+    from nemovideo_mcp.studio.planner import capabilities
+
+    return capabilities("en")
+
+
+def _preview_of(path: str | None) -> bytes | None:
+    """Four frames of the saved MP4 in one small JPEG; None when there is no file or ffmpeg cannot read it."""
+    if not path or not Path(path).is_file():
+        return None
+    return contact_sheet(Path(path))
 
 
 def timeline_view(draft: Draft) -> TimelineView:

@@ -80,8 +80,12 @@ class Connection:
         client_id: str | None,
         language: str,
         rate_limit_delay: float,
+        backend_name: str | None = None,
     ) -> None:
         self.api = api
+        # What a stored identity and session belong to: the API's URL, or a stable name for a backend
+        # whose URL changes at every start (the local studio binds a fresh loopback port each time).
+        self.backend_name = backend_name or api.base_url
         self.store = store
         self.user_token = user_token
         self.configured_client_id = client_id
@@ -201,7 +205,7 @@ class Connection:
 
     async def _stored_token(self) -> TokenGrant | None:
         data = await self._io(self.store.read_json, IDENTITY_FILE)
-        if not data or data.get("api_url") != self.api.base_url:
+        if not data or data.get("api_url") != self.backend_name:
             return None
         try:
             grant = TokenGrant.model_validate(data)
@@ -229,7 +233,7 @@ class Connection:
             except ApiError as again:
                 raise _token_error(again) from None
         register_secret(grant.token)
-        await self._io(self.store.write_json, IDENTITY_FILE, {**grant.model_dump(), "api_url": self.api.base_url})
+        await self._io(self.store.write_json, IDENTITY_FILE, {**grant.model_dump(), "api_url": self.backend_name})
         return grant
 
     async def _client_id(self, *, regenerate: bool = False) -> str:
@@ -248,7 +252,7 @@ class Connection:
 
     async def _stored_session(self, token: str) -> dict[str, str] | None:
         data = await self._io(self.store.read_json, SESSION_FILE)
-        if not data or data.get("owner") != _fingerprint(self.api.base_url, token) or not data.get("session_id"):
+        if not data or data.get("owner") != _fingerprint(self.backend_name, token) or not data.get("session_id"):
             return None
         return {k: str(v) for k, v in data.items() if isinstance(v, str | int)}
 
@@ -258,7 +262,7 @@ class Connection:
             "session_id": info.session_id,
             "task_id": info.task_id or "",
             "user_id": info.user_id or grant.user_id or "",
-            "owner": _fingerprint(self.api.base_url, grant.token),
+            "owner": _fingerprint(self.backend_name, grant.token),
             "created_at": datetime.now(UTC).isoformat(),
         }
         await self._io(self.store.write_json, SESSION_FILE, record)

@@ -1,7 +1,8 @@
 """Command line: `nemovideo-mcp` serves MCP over stdio (what clients launch).
 
 Subcommands: `serve [--http]`; `demo`, which runs one scripted session
-against the built-in local backend and leaves a real MP4 behind; the five
+against the local studio and leaves a real video behind; `studio`, which runs
+the local studio on its own for several commands to share; the five
 tools for a person at a terminal (`generate`, `upload`, `state`, `credits`,
 `export`, through the same `NemoVideo` facade the tools use, with a progress
 bar on stderr and the result on stdout, `--json` for scripts); `doctor`; and
@@ -73,8 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host (requires NEMO_HTTP_SECRET)"
     )
-    demo = sub.add_parser("demo", help="make a real MP4 on the built-in local backend (no account needed)")
+    demo = sub.add_parser("demo", help="make a real video on the local studio (free, offline, no account)")
     demo.add_argument("--out", default="nemovideo-demo", help="folder for the MP4 (default ./nemovideo-demo)")
+
+    studio = sub.add_parser(
+        "studio", help="run the local studio on its own (one backend for several commands or servers)"
+    )
+    studio.add_argument("--port", type=_port, default=8780, help="port on 127.0.0.1 (default 8780; 0 picks one)")
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the result as JSON (for scripts)")
@@ -135,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nemovideo_mcp.cli.demo import run_demo
 
             return run_demo(args.out)
+        if command == "studio":
+            return _studio(args.port)
         if command in ("generate", "upload", "state", "credits", "export"):
             return _tool_command(args)
         if command == "doctor":
@@ -161,6 +169,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _studio(port: int) -> int:
+    """The studio in the foreground, keeping its projects where the MCP server's built-in one does."""
+    from nemovideo_mcp.app.service import STUDIO_FOLDER
+    from nemovideo_mcp.logs import configure_logging
+    from nemovideo_mcp.settings import load_settings
+    from nemovideo_mcp.studio import local_studio
+
+    settings, error = load_settings()
+    configure_logging(settings.log_level)
+    if error is not None:
+        print(error.message, file=sys.stderr)
+        return EXIT_SETTINGS
+    root = settings.state_dir / STUDIO_FOLDER
+    server = local_studio(root, port=port, time_limit_s=settings.render_timeout)
+
+    def ready(url: str) -> None:
+        print(
+            f"Local studio serving {url} (projects in {root}). Point commands or servers at it with "
+            f"NEMO_API_URL={url}; Ctrl-C stops it.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        server.serve_forever(ready)
+    except OSError as exc:
+        print(f"Cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}. Choose another --port.", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:

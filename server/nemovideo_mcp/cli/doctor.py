@@ -63,7 +63,7 @@ def check_settings() -> tuple[Settings, Check]:
     if error is not None:
         return settings, Check("settings", "fail", error.message, "Fix or unset the variable named above.")
     token = "set (NEMO_TOKEN)" if settings.token else "not set: a free anonymous account is used"
-    api = "built-in local backend" if settings.uses_local_backend else settings.api_url
+    api = "the local studio" if settings.uses_local_backend else settings.api_url
     return settings, Check("settings", "ok", f"API {api}; token {token}; language {settings.language}")
 
 
@@ -236,7 +236,7 @@ def check_ffmpeg(settings: Settings) -> Check:
     status: Status = "fail" if settings.uses_local_backend else "warn"
     fix = (
         "Reinstall it (python -m pip install --force-reinstall imageio-ffmpeg) or set IMAGEIO_FFMPEG_EXE to an "
-        "ffmpeg binary. Only the built-in local backend (NEMO_API_URL=local, the demo) renders locally."
+        "ffmpeg binary. Only the local studio (NEMO_API_URL=local, the demo) renders on this computer."
     )
     try:
         import imageio_ffmpeg
@@ -250,6 +250,31 @@ def check_ffmpeg(settings: Settings) -> Check:
         return Check("ffmpeg", status, f"{exe} does not run (exit {proc.returncode})", fix)
     version = first.split(" Copyright")[0]
     return Check("ffmpeg", "ok", f"{version} ({exe})")
+
+
+def check_studio(settings: Settings) -> Check:
+    """The local studio's storage and the font it draws titles with (Latin and CJK)."""
+    from nemovideo_mcp.app.service import STUDIO_FOLDER
+    from nemovideo_mcp.studio.projects import DEFAULT_MAX_RENDER_BYTES, KEEP_RENDERS_PER_PROJECT, ProjectStore
+    from nemovideo_mcp.studio.render import font_report
+
+    root = settings.state_dir / STUDIO_FOLDER
+    try:
+        font = font_report()
+    except Exception as exc:  # a missing font package must be reported, not crash the doctor
+        return Check(
+            "studio", "warn", f"no font for titles and captions: {exc}",
+            "Reinstall the server (python -m pip install --force-reinstall noto-cjk-sans-otc).",
+        )
+    if not root.is_dir():
+        return Check("studio", "ok", f"no local projects yet (they will be kept in {root}); font: {font}")
+    size = ProjectStore(root).size_bytes()
+    return Check(
+        "studio",
+        "ok",
+        f"local projects in {root}: {size / 2**20:.1f} MB (the newest {KEEP_RENDERS_PER_PROJECT} renders per "
+        f"project are kept, at most {DEFAULT_MAX_RENDER_BYTES / 2**30:.0f} GB of renders in all); font: {font}",
+    )
 
 
 def check_uvx() -> Check:
@@ -267,13 +292,14 @@ async def _all_checks() -> list[Check]:
     settings, first = check_settings()
     checks = [first, check_state_dir(settings), check_export_dir(settings)]
     if settings.uses_local_backend:
-        checks.append(Check("API", "ok", "built-in local backend (NEMO_API_URL=local): no network needed"))
-        checks.append(Check("token", "ok", "built-in local backend: a local anonymous account is used"))
+        checks.append(Check("API", "ok", "local studio (NEMO_API_URL=local): free, no network needed"))
+        checks.append(Check("token", "ok", "local studio: a local account is used, no token needed"))
     else:
         api = await _probe_api(settings)
         checks.append(api)
         checks.append(await check_token(settings, api.status == "ok"))
     checks.append(await anyio.to_thread.run_sync(check_ffmpeg, settings))
+    checks.append(await anyio.to_thread.run_sync(check_studio, settings))
     checks.append(check_uvx())
     return checks
 

@@ -7,6 +7,7 @@ an MP4). Errors become `is_error` results whose text says what to do.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +18,7 @@ import structlog
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
-from mcp_types import CallToolResult, ResourceLink, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from nemovideo_mcp import __version__
@@ -30,7 +31,7 @@ from nemovideo_mcp.app.results import (
     StateResult,
     UploadResult,
 )
-from nemovideo_mcp.app.service import NemoVideo
+from nemovideo_mcp.app.service import NemoVideo, local_studio_guide
 from nemovideo_mcp.errors import NemoError, SettingsError
 from nemovideo_mcp.logs import configure_logging
 from nemovideo_mcp.settings import Settings, load_settings
@@ -49,6 +50,35 @@ Long work runs in the background: when a result says status "running", call `sta
 (for generate) or `export` again (for export) to keep waiting; never resend a generate instruction,
 that would charge twice. Relay results in your own words; the server already performs any
 "click/open/drag" steps the backend mentions."""
+
+GENERATE_HELP = (
+    "Send any creation or edit instruction to the NemoVideo agent: 'make a 20-second video about our "
+    "coffee shop from the uploaded photos', 'add lo-fi BGM at 35%', 'add the title \"Urban Dreams\"'. "
+    "Spends credits (creation more than edits). Returns the agent's reply, what changed on the timeline "
+    "and a summary. Generation takes 1-5 minutes: if the result has status 'running', call `state` with "
+    "its job_id to wait; do NOT send the same instruction again. Plain requests to export, check credits, "
+    "show status or upload a file are routed to those actions without spending credits; 'make it and "
+    "send me the video' also exports the result."
+)
+
+LOCAL_INSTRUCTIONS = """\
+Make and edit videos with the local NemoVideo studio: it plans and renders on this computer, free and offline.
+Flow: `upload` photos, clips and music from disk -> `generate` with one plain instruction per edit -> `state` to
+see the timeline -> `export` to render the MP4 (a path, a link and a contact sheet of frames come back).
+The studio follows fixed phrasings (below), one or a few edits per instruction; when it does not understand, it
+changes nothing and says what it can do. Nothing costs credits here."""
+
+LOCAL_GENERATE_HELP = (
+    "Send one creation or edit instruction to the local studio (free, runs on this computer). It understands: "
+    "'make a 15-second video from my photos' (uploaded photos and clips, in upload order), a description alone "
+    "('make a 12-second video: Fresh bread daily. Open at 7.'), 'with the title \"Summer Sale\"', "
+    "'add the caption \"Free shipping\" at the end', 'make it 9:16 for TikTok' / '1:1' / '4:5' / '720p', "
+    "'my music at 35%', 'remove the music', 'remove scene 2', 'move scene 3 to the start', "
+    "'replace scene 2 with beach.jpg', 'make scene 1 5 seconds', 'trim the clip to 4 seconds', "
+    "'make it 30 seconds', 'use crossfades' / 'hard cuts'; also in Chinese ('把标题改成 夏日促销'). "
+    "Returns its reply, what changed and the timeline summary. If it answers that it did not understand, "
+    "nothing changed: rephrase with one of these forms."
+)
 
 WaitSeconds = Annotated[
     float | None,
@@ -75,10 +105,14 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         async with NemoVideo(*config) as service:
             yield service
 
+    instructions, generate_help = INSTRUCTIONS, GENERATE_HELP
+    if settings.uses_local_backend:
+        instructions = f"{LOCAL_INSTRUCTIONS}\n\n{local_studio_guide()}"
+        generate_help = LOCAL_GENERATE_HELP
     server: MCPServer[NemoVideo] = MCPServer(
         "nemovideo",
         title="NemoVideo",
-        instructions=INSTRUCTIONS,
+        instructions=instructions,
         version=__version__,
         lifespan=lifespan,
     )
@@ -86,15 +120,7 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
     @server.tool(
         name="generate",
         title="Generate or edit a video",
-        description=(
-            "Send any creation or edit instruction to the NemoVideo agent: 'make a 20-second video about our "
-            "coffee shop from the uploaded photos', 'add lo-fi BGM at 35%', 'add the title \"Urban Dreams\"'. "
-            "Spends credits (creation more than edits). Returns the agent's reply, what changed on the timeline "
-            "and a summary. Generation takes 1-5 minutes: if the result has status 'running', call `state` with "
-            "its job_id to wait; do NOT send the same instruction again. Plain requests to export, check credits, "
-            "show status or upload a file are routed to those actions without spending credits; 'make it and "
-            "send me the video' also exports the result."
-        ),
+        description=generate_help,
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
@@ -119,9 +145,9 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         title="Upload media",
         description=(
             "Upload local files (absolute paths, or paths relative to your home folder) and/or http(s) URLs of "
-            "videos, images or audio for the video: mp4, mov, avi, webm, mkv, jpg, png, gif, webp, mp3, wav, m4a, "
-            "aac; at most 200 MB each. Free. Pass paths, never file contents. Returns what the backend recorded "
-            "(type, duration, size). Then describe the video with `generate`."
+            "videos, images or audio for the video: mp4, mov, avi, webm, mkv, jpg (or jpeg), png, gif, webp, mp3, "
+            "wav, m4a, aac; at most 200 MB each. Free. Pass paths, never file contents. Returns what the backend "
+            "recorded (type, duration, size). Then describe the video with `generate`."
         ),
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
@@ -265,7 +291,15 @@ def _to_result(model: BaseModel, *, is_error: bool) -> CallToolResult:
     content: list[Any] = [TextContent(type="text", text=str(data.get("message", "")))]
     for link in _resource_links(data):
         content.append(link)
+    for preview in _previews(model):
+        content.append(ImageContent(type="image", data=base64.b64encode(preview).decode(), mime_type="image/jpeg"))
     return CallToolResult(content=content, structured_content=data, is_error=is_error)
+
+
+def _previews(model: BaseModel) -> list[bytes]:
+    """Contact sheets of exported videos, from the result or the export nested in it."""
+    found = [getattr(model, "preview_jpeg", None), getattr(getattr(model, "export", None), "preview_jpeg", None)]
+    return [jpeg for jpeg in found if isinstance(jpeg, bytes)]
 
 
 def _resource_links(data: dict[str, Any]) -> list[ResourceLink]:

@@ -276,7 +276,9 @@ def _label(track: Track, name: str | None) -> str:
         case "text":
             if roles & {"title", "heading", "headline"}:
                 return "Title"
-            if roles & {"subtitle", "subtitles", "caption", "captions"}:
+            if roles & {"caption", "captions"}:
+                return "Captions"
+            if roles & {"subtitle", "subtitles"}:
                 return "Subtitle"
             return "Text"
         case _:

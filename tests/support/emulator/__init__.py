@@ -1,7 +1,9 @@
-"""A faithful local emulator of the NemoVideo HTTP API (see docs: nemovideo-api contract).
+"""A scriptable stand-in for the NemoVideo cloud, for tests and benchmarks only (never shipped).
 
-Used by the test suite (the real client talks to it over loopback HTTP) and by the
-`demo` command. It stands alone: nothing else from `nemovideo_mcp` is imported.
+It imitates what the cloud does that the local studio does not: fault injection, scripted
+turns, GUI-phrase replies, both render-status shapes, heartbeat styles and an accelerated
+clock. It is served by the studio's loopback server and checks files with the same
+`nemovideo_mcp.media` rules as the client and the studio.
 
     emu = Emulator(time_scale=0.001)       # emulated seconds x time_scale = real seconds
     emu.add_user("nmv_usr_test", credits=50)
@@ -11,8 +13,8 @@ Used by the test suite (the real client talks to it over loopback HTTP) and by t
         ...  # point the client at srv.url
 """
 
-from nemovideo_mcp.emulator.server import EmulatorServer
-from nemovideo_mcp.emulator.state import (
+from support.emulator.server import EmulatorServer
+from support.emulator.state import (
     AuthFailureStyle,
     Emulator,
     FaultKind,

@@ -1,16 +1,16 @@
-"""`python -m nemovideo_mcp.emulator`: run the emulator standalone until Ctrl-C."""
+"""`python -m support.emulator`: run the emulator standalone until Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from nemovideo_mcp.emulator.server import EmulatorServer
-from nemovideo_mcp.emulator.state import Emulator
+from support.emulator.server import EmulatorServer
+from support.emulator.state import Emulator
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nemovideo_mcp.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m support.emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--time-scale", type=float, default=1.0, help="real seconds per emulated second")

@@ -29,8 +29,8 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from nemovideo_mcp.emulator import media
-from nemovideo_mcp.emulator.state import (
+from support.emulator import media
+from support.emulator.state import (
     DEFAULT_MESSAGES,
     ApiError,
     Emulator,
@@ -41,7 +41,7 @@ from nemovideo_mcp.emulator.state import (
     http_error,
     validation_error,
 )
-from nemovideo_mcp.emulator.stream import Chunk, DropConnection, play_turn, relay
+from support.emulator.stream import Chunk, DropConnection, play_turn, relay
 
 SKILL_HEADERS = ("x-skill-source", "x-skill-version", "x-skill-platform")
 _NOT_JSON = object()  # sentinel: a body was sent but did not parse

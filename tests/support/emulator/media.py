@@ -22,15 +22,12 @@ from typing import Any, BinaryIO, Literal
 
 import imageio_ffmpeg
 
+from nemovideo_mcp.media.formats import BACKEND_EXTENSIONS
+
 FileType = Literal["video", "image", "audio"]
 
-# Exactly the contract's list: a real backend rejects anything else (even .jpeg),
-# and clients must learn to say which formats work.
-_EXTENSIONS: dict[str, FileType] = {
-    **dict.fromkeys(("mp4", "mov", "avi", "webm", "mkv"), "video"),
-    **dict.fromkeys(("jpg", "png", "gif", "webp"), "image"),
-    **dict.fromkeys(("mp3", "wav", "m4a", "aac"), "audio"),
-}
+# Exactly the contract's list (the cloud refuses even .jpeg), shared with the client and the studio.
+_EXTENSIONS: dict[str, FileType] = dict(BACKEND_EXTENSIONS)
 SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(_EXTENSIONS)
 
 DEFAULT_SIZE = (1280, 720)

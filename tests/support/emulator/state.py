@@ -23,8 +23,8 @@ from pathlib import Path
 from types import EllipsisType
 from typing import Any, Literal
 
-from nemovideo_mcp.emulator import media
-from nemovideo_mcp.emulator.stream import (
+from support.emulator import media
+from support.emulator.stream import (
     AgentReply,
     Draft,
     StreamScript,

@@ -1,0 +1,1 @@
+"""Test support: backends that script, fault and record what the real client does (never shipped)."""
