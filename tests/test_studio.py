@@ -322,3 +322,56 @@ def test_the_studio_speaks_the_contract(tmp_path: Path) -> None:
         assert (
             http.get(status["outputUrl"].replace(status["outputUrl"].rsplit("/", 1)[1], "guess.mp4")).status_code == 404
         )
+
+
+def _session(http: httpx.Client) -> tuple[dict[str, str], str]:
+    token = http.post("/api/auth/anonymous-token", headers={"X-Client-Id": "c1"}).json()["data"]["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    sid = http.post("/api/tasks/me/with-session/nemo_agent", json={}, headers=auth).json()["data"]["session_id"]
+    return auth, sid
+
+
+def _describe(http: httpx.Client, auth: dict[str, str], sid: str, text: str) -> None:
+    body = {"session_id": sid, "new_message": {"role": "user", "parts": [{"text": text}]}}
+    assert http.post("/run_sse", json=body, headers=auth).status_code == 200
+
+
+def _wait_render(http: httpx.Client, auth: dict[str, str], render_id: str) -> dict[str, Any]:
+    for _ in range(1200):
+        status = http.get(f"/api/render/proxy/lambda/{render_id}", headers=auth).json()["data"]
+        if status["status"] in ("completed", "failed", "cancelled"):
+            return status
+        anyio.run(anyio.sleep, 0.1)
+    raise AssertionError(f"render {render_id} never finished")
+
+
+def test_a_render_cut_off_by_a_restart_finishes_under_the_same_id(tmp_path: Path) -> None:
+    root = tmp_path / "studio"
+    with local_studio(root) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        auth, sid = _session(http)
+        _describe(http, auth, sid, "make a 20-second 1080p video: One. Two. Three.")
+        http.post("/api/render/proxy/lambda", json={"id": "render_cut", "sessionId": sid}, headers=auth)
+        for _ in range(300):  # stop while ffmpeg is at work
+            if http.get("/api/render/proxy/lambda/render_cut", headers=auth).json()["data"]["status"] == "processing":
+                break
+            anyio.run(anyio.sleep, 0.05)
+    with local_studio(root) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        status = _wait_render(http, auth, "render_cut")
+        assert status["status"] == "completed", status
+        assert probe(next(root.glob("projects/*/renders/render_cut.mp4"))).duration_s == pytest.approx(20, abs=0.05)
+
+
+def test_old_renders_are_pruned_and_the_work_is_kept(tmp_path: Path) -> None:
+    root = tmp_path / "studio"
+    with local_studio(root) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        auth, sid = _session(http)
+        _describe(http, auth, sid, "make a 1-second 720p video: Hi.")
+        for n in range(5):
+            http.post("/api/render/proxy/lambda", json={"id": f"render_{n}", "sessionId": sid}, headers=auth)
+            assert _wait_render(http, auth, f"render_{n}")["status"] == "completed"
+        kept = sorted(p.stem for p in root.glob("projects/*/renders/*.mp4"))
+        assert kept == ["render_2", "render_3", "render_4"]  # the newest three
+        gone = http.get("/api/render/proxy/lambda/render_0", headers=auth)
+        assert gone.status_code == 404
+        state = http.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=auth).json()["data"]["state"]
+        assert state["draft"]["d"] == 1000  # the timeline itself is never pruned

@@ -52,6 +52,7 @@ class RenderQueue:
         self.time_limit_s = time_limit_s
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._closing = False  # renders stopped by a shutdown are resumed at the next start, not cancelled
 
     def submit(self, project: Project, record: RenderRecord) -> None:
         task = asyncio.create_task(self._run(project, record), name=f"render {record.id}")
@@ -77,6 +78,7 @@ class RenderQueue:
         return True
 
     async def close(self) -> None:
+        self._closing = True
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -93,8 +95,11 @@ class RenderQueue:
                 await self._save(project)
                 await self._render(project, record)
         except asyncio.CancelledError:
-            record.state, record.error = "cancelled", "The render was cancelled."
-            record.finished_at = time.time()
+            if self._closing:
+                record.state, record.progress = "pending", 0
+            else:
+                record.state, record.error = "cancelled", "The render was cancelled."
+                record.finished_at = time.time()
             await asyncio.shield(self._save(project))
             raise
         except (RenderFailed, DraftError) as exc:
