@@ -375,3 +375,15 @@ def test_old_renders_are_pruned_and_the_work_is_kept(tmp_path: Path) -> None:
         assert gone.status_code == 404
         state = http.get(f"/api/state/nemo_agent/me/{sid}/latest", headers=auth).json()["data"]["state"]
         assert state["draft"]["d"] == 1000  # the timeline itself is never pruned
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_agent_is_told_which_phrasings_the_studio_understands(home: Path, mode: str) -> None:
+    async with inprocess(studio_settings(home), mode=mode) as client:
+        instructions = client.instructions or ""
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert "local NemoVideo studio" in instructions and "free" in instructions
+    assert "make a 15-second video from my photos" in instructions  # the planner's own examples
+    generate = tools["generate"].description or ""
+    assert "local studio" in generate and "'remove scene 2'" in generate and "把标题改成" in generate
+    assert "Spends credits" not in generate
