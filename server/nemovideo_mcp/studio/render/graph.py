@@ -128,7 +128,10 @@ class _Graph:
 
     def still_frames(self, index: int, length: int) -> str:
         """The one frame of a prepared still, repeated ``length`` times: the loop filter reuses it, never copies."""
-        return f"[{index}:v]loop=loop={length - 1}:size=1:start=0,settb=1/{self.fps},setpts=N"
+        # Raw stills carry no colour tags; tagged like the text cards, ffmpeg adds no full-frame conversion before
+        # the first overlay (measured: about a fifth of the graph's CPU time at 1080p).
+        tags = "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"
+        return f"[{index}:v]{tags},loop=loop={length - 1}:size=1:start=0,settb=1/{self.fps},setpts=N"
 
 
 def _ken_burns(motion: str, length: int, width: int, height: int, fps: int) -> str:
