@@ -2,18 +2,28 @@
 
 Used by CI to prove each install door (pip, pipx, uvx) opens:
     python scripts/initialize_check.py uvx --from . nemovideo-mcp
+and that what `nemovideo-mcp install` wrote into a client's config starts the server:
+    python scripts/initialize_check.py --config claude_desktop_config.json [--name nemovideo]
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 import anyio
 from mcp import Client, StdioServerParameters
 
 EXPECTED = {"generate", "upload", "state", "credits", "export"}
+
+
+def configured_command(config: Path, name: str = "nemovideo") -> list[str]:
+    """The command and arguments the client would launch for server *name* in *config*."""
+    entry = json.loads(config.read_text(encoding="utf-8"))["mcpServers"][name]
+    return [str(entry["command"]), *(str(arg) for arg in entry.get("args", []))]
 
 
 async def main(command: list[str]) -> int:
@@ -31,5 +41,13 @@ async def main(command: list[str]) -> int:
     return 0
 
 
+def _command(argv: list[str]) -> list[str]:
+    if argv[:1] != ["--config"]:
+        return argv
+    if len(argv) not in (2, 4) or (len(argv) == 4 and argv[2] != "--name"):
+        raise SystemExit("usage: initialize_check.py --config PATH [--name NAME] | COMMAND [ARG...]")
+    return configured_command(Path(argv[1]), argv[3] if len(argv) == 4 else "nemovideo")
+
+
 if __name__ == "__main__":
-    raise SystemExit(anyio.run(main, sys.argv[1:]))
+    raise SystemExit(anyio.run(main, _command(sys.argv[1:])))

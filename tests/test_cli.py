@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
+import socket
+import stat
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -335,3 +342,286 @@ def test_merge_replaces_an_old_http_entry() -> None:
     merged = merge(old, "nemovideo", {"command": "/bin/nemovideo-mcp", "args": []})
     assert merged["mcpServers"]["nemovideo"] == {"command": "/bin/nemovideo-mcp", "args": []}
     assert old["mcpServers"]["nemovideo"]["type"] == "http"  # the input is not modified
+
+
+# -- usage errors, partial uploads, sizes (issue 12 #16) ---------------------------------------------------
+
+
+def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(list(argv))
+    assert exc.value.code == cli.EXIT_USAGE, argv
+    return capsys.readouterr().err
+
+
+def test_usage_errors_name_the_option_and_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    err = usage_error(capsys, "export", "--wait", "abc")
+    assert "--wait" in err and "'abc' is not a number of seconds" in err
+    assert "_seconds" not in err
+    assert "--port" in usage_error(capsys, "serve", "--port", "http") and "_port" not in capsys.readouterr().err
+    err = usage_error(capsys, "state", "--bogus")
+    assert err.startswith("usage: nemovideo-mcp state ") and "--bogus" in err
+    err = usage_error(capsys, "generate", "")
+    assert err.startswith("usage: nemovideo-mcp generate ") and "instruction is empty" in err
+    usage_error(capsys, "generate", "  ", " ")
+
+
+def test_a_partial_upload_fails_and_sizes_read_well(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nemovideo_mcp.cli.demo import png
+
+    small = cli_env / "media" / "small.png"
+    small.write_bytes(png(64, 48, (10, 200, 30)))
+    small.write_bytes(small.read_bytes() + b"\0" * (50 * 1024 - small.stat().st_size))  # 50 KB, still a PNG
+    missing = str(cli_env / "media" / "missing.png")
+    code, out, err = run(capsys, "upload", str(small), missing, str(cli_env / "notes.txt"))
+    assert code == cli.EXIT_FAILED, (out, err)
+    assert "small.png: image, 64x48, 50 KB" in out and "0.0 MB" not in out
+    assert "Not uploaded:" in out and "missing.png" in out
+    code, data = run_json(capsys, "upload", str(small), missing)
+    assert code == cli.EXIT_FAILED and len(data["files"]) == 1 and len(data["refused"]) == 1
+    assert run(capsys, "upload", str(small))[0] == cli.EXIT_OK
+
+
+def test_human_sizes() -> None:
+    assert cli.human_size(512) == "512 bytes"
+    assert cli.human_size(50 * 1024) == "50 KB"
+    assert cli.human_size(int(3.4 * 1024**2)) == "3.4 MB"
+    assert cli.human_size(2 * 1024**3) == "2.0 GB"
+
+
+# -- relative upload paths (issue 12 #4) ---------------------------------------------------------
+
+
+def test_cli_upload_reads_relative_paths_from_the_current_folder(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nemovideo_mcp.cli.demo import png
+
+    shoot = cli_env / "shoot"
+    shoot.mkdir()
+    (shoot / "beach.png").write_bytes(png(32, 32, (200, 180, 40)))
+    monkeypatch.chdir(shoot)
+    for given in ("beach.png", "./beach.png"):
+        code, data = run_json(capsys, "upload", given)
+        assert code == cli.EXIT_OK, data
+        assert [f["filename"] for f in data["files"]] == ["beach.png"]
+    code, _out, err = run(capsys, "upload", "nothing-here.png")
+    assert code == cli.EXIT_FAILED
+    assert f"relative paths start at {shoot}" in err
+    code, _out, err = run(capsys, "upload", str(shoot / "nothing-here.png"))
+    assert code == cli.EXIT_FAILED and "relative paths" not in err
+
+
+async def test_mcp_upload_keeps_home_as_the_base_and_says_so(
+    settings: Any, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import inprocess, text_of
+    from nemovideo_mcp.cli.demo import png
+
+    (home / "media" / "cafe.png").write_bytes(png(32, 32, (90, 60, 30)))
+    elsewhere = home / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the client's working folder does not matter
+    monkeypatch.setenv("HOME", str(home))
+    async with inprocess(settings) as client:
+        ok = await client.call_tool("upload", {"sources": ["media/cafe.png"]})
+        assert ok.is_error is False, text_of(ok)
+        missing = await client.call_tool("upload", {"sources": ["media/none.png"]})
+        assert missing.is_error and f"relative paths start at {home}" in text_of(missing)
+        absolute = await client.call_tool("upload", {"sources": [str(home / "media" / "none.png")]})
+        assert absolute.is_error and "relative paths" not in text_of(absolute)
+
+
+# -- processes at a terminal: Ctrl-C and what is printed (issue 12 #2, #6) -------------------------------
+
+
+class Spawned:
+    """A CLI process with its stdout and stderr collected by threads, so waiting on them has a timeout."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, stdin: int | IO[bytes] | None) -> None:
+        if "PYTHONPATH" in os.environ:  # the code under test, when it is not the installed one
+            env = {**env, "PYTHONPATH": os.environ["PYTHONPATH"]}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nemovideo_mcp", *argv],
+            stdin=stdin if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+        )
+        self.out: list[bytes] = []
+        self.err: list[bytes] = []
+        for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._drain, args=(stream, sink), daemon=True).start()
+
+    @staticmethod
+    def _drain(stream: IO[bytes] | None, sink: list[bytes]) -> None:
+        assert stream is not None
+        for chunk in iter(lambda: stream.read1(4096), b""):  # type: ignore[attr-defined]
+            sink.append(chunk)
+
+    @property
+    def stdout(self) -> str:
+        return b"".join(self.out).decode("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        return b"".join(self.err).decode("utf-8", "replace")
+
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self.proc.poll() is not None:
+                pytest.fail(f"the process ended ({self.proc.returncode}) before {what}: {self.stderr}")
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                pytest.fail(f"no {what} within {timeout} s; stderr: {self.stderr}")
+            time.sleep(0.05)
+
+    def interrupt(self, timeout: float = 30) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            pytest.fail(f"still running {timeout} s after Ctrl-C; stderr: {self.stderr}")
+        time.sleep(0.2)  # let the reader threads take the last bytes
+        OUTPUTS.extend([self.stdout, self.stderr])
+        return code
+
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and pseudo-terminals")
+
+
+@posix_only
+def test_ctrl_c_quits_the_stdio_server_at_a_terminal(backend: EmulatorServer, home: Path) -> None:
+    import pty
+
+    master, terminal = os.openpty() if hasattr(os, "openpty") else pty.openpty()
+    try:
+        spawned = Spawned([], stdio_env(backend, home, NEMO_LOG_LEVEL="WARNING"), home, stdin=terminal)
+        spawned.wait_for(lambda: "Ctrl-C quits" in spawned.stderr, "banner")
+        code = spawned.interrupt()  # no Enter is ever typed
+    finally:
+        os.close(master)
+        os.close(terminal)
+    assert code == cli.EXIT_INTERRUPTED, spawned.stderr
+    assert spawned.stdout == ""  # stdout is the protocol's alone
+    assert "Interrupted." in spawned.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@posix_only
+def test_serve_http_prints_its_url_and_ctrl_c_exits_130(backend: EmulatorServer, home: Path) -> None:
+    port = _free_port()
+    env = stdio_env(backend, home, NEMO_LOG_LEVEL="WARNING")
+    spawned = Spawned(["serve", "--http", "--port", str(port)], env, home, stdin=None)
+    spawned.wait_for(lambda: f"http://127.0.0.1:{port}/mcp" in spawned.stderr, "URL on stderr")
+    spawned.wait_for(lambda: _listening(port), "listening socket")
+    code = spawned.interrupt()
+    assert code == cli.EXIT_INTERRUPTED, spawned.stderr
+    assert "Ctrl-C stops it" in spawned.stderr and spawned.stdout == ""
+
+
+@posix_only
+def test_ctrl_c_during_generate_says_the_job_goes_on(backend: EmulatorServer, emu: Emulator, home: Path) -> None:
+    emu.hang_seconds = 20.0
+    emu.fail_next("run_sse", fault="hang")  # NemoVideo has the instruction and is still working on it
+    env = stdio_env(backend, home, NEMO_LOG_LEVEL="WARNING")
+    spawned = Spawned(["generate", "make a 10 second video about tea"], env, home, stdin=None)
+    spawned.wait_for(lambda: any(r.path.endswith("/run_sse") for r in emu.requests), "run_sse request")
+    code = spawned.interrupt()
+    assert code == cli.EXIT_INTERRUPTED, spawned.stderr
+    err = " ".join(spawned.stderr.split())
+    match = re.search(r"job ([\w-]+)\)", err)
+    assert match, err
+    assert "keeps working on it and charges its credits" in err
+    assert f"nemovideo-mcp state {match.group(1)}" in err
+    assert "Do not send it again" in err
+
+
+# -- install: what it writes starts this installation; tokens stay private (issue 12 #1, #16; 11 #12) -----
+
+
+def test_install_under_uvx_points_uvx_at_this_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nemovideo_mcp.cli import install
+
+    uvx = tmp_path / "bin" / "uvx"
+    uvx.parent.mkdir()
+    uvx.write_text("#!/bin/sh\n")
+    uvx.chmod(0o755)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    monkeypatch.setattr(install.shutil, "which", lambda name: str(uvx) if name == "uvx" else None)
+    monkeypatch.setattr(install.sys, "prefix", str(tmp_path / ".cache" / "uv" / "archive-v0" / "Ab12"))
+    monkeypatch.setattr(install, "_direct_url", lambda: {"url": checkout.as_uri(), "dir_info": {}})
+    assert install.resolve_command() == [str(uvx), "--from", str(checkout), "nemovideo-mcp"]
+    assert install.resolve_command("uvx") == [str(uvx), "--from", str(checkout), "nemovideo-mcp"]
+    git = {"url": "https://github.com/nemovideo/nemovideo-mcp", "vcs_info": {"vcs": "git", "commit_id": "abc123"}}
+    monkeypatch.setattr(install, "_direct_url", lambda: git)
+    assert install.resolve_command()[1:3] == ["--from", "git+https://github.com/nemovideo/nemovideo-mcp@abc123"]
+    monkeypatch.setattr(install, "_direct_url", lambda: None)  # from the package index
+    assert install.resolve_command() == [str(uvx), "nemovideo-mcp"]
+    monkeypatch.setattr(install, "_direct_url", lambda: {"url": (tmp_path / "gone").as_uri(), "dir_info": {}})
+    with pytest.raises(install.InstallError, match="no longer exists"):
+        install.resolve_command()
+
+
+def test_install_claude_code_says_where_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "install", "claude-code")
+    assert code == 0
+    text = " ".join(out.split())
+    assert str(tmp_path / ".mcp.json") in text
+    assert "Claude Code reads a project's servers from .mcp.json in the folder it is started in" in text
+    assert "claude mcp add --scope user nemovideo --" in text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_install_with_token_makes_the_config_and_backup_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "claude_desktop_config.json"
+    write_config(path, {"mcpServers": {"other": OTHER}})
+    os.chmod(path, 0o644)
+    monkeypatch.setenv("NEMO_TOKEN", "tok-private-1")
+    code, out, _ = run(capsys, "install", "claude-desktop", "--config", str(path), "--with-token")
+    assert code == 0 and "0600" in out
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    (backup,) = backups(path)
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    # A second token: the old one is now in a backup, which must be private too.
+    monkeypatch.setenv("NEMO_TOKEN", "tok-private-2")
+    assert run(capsys, "install", "claude-desktop", "--config", str(path), "--with-token")[0] == 0
+    assert len(backups(path)) == 2
+    assert all(stat.S_IMODE(b.stat().st_mode) == 0o600 for b in backups(path))
+    assert "tok-private-1" in backups(path)[-1].read_text()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # Without a token the file keeps its mode; the backup is private all the same.
+    plain = tmp_path / "mcp.json"
+    write_config(plain, {"mcpServers": {}})
+    os.chmod(plain, 0o644)
+    assert run(capsys, "install", "cursor", "--config", str(plain))[0] == 0
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o644
+    assert stat.S_IMODE(backups(plain)[0].stat().st_mode) == 0o600

@@ -38,10 +38,11 @@ from nemovideo_mcp.media.formats import BACKEND_EXTENSIONS
 
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths, links and modes")
 
-MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00" * 64
-MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + b"\x00" * 64
-M4A = b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\x00" * 64
-
+# Structurally real samples: uploads are checked beyond their first bytes (boxes, frames, chunks).
+_MDAT = b"\x00\x00\x00\x48mdat" + b"\x00" * 64
+MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + _MDAT
+MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + _MDAT
+M4A = b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A mp42isom" + _MDAT
 
 def _image(fmt: str) -> bytes:
     """A real, decodable picture: uploads of images are decoded, not just sniffed."""
@@ -55,12 +56,17 @@ JPEG = _image("JPEG")
 GIF = _image("GIF")
 WEBP = _image("WEBP")
 PNG_HEADER_ONLY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
-WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 64
-AVI = b"RIFF\x24\x00\x00\x00AVI LIST" + b"\x00" * 64
-EBML = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01" + b"\x00" * 64
-MP3_ID3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 64
-MP3_FRAME = b"\xff\xfb\x90\x64" + b"\x00" * 64
-AAC_ADTS = b"\xff\xf1\x50\x80" + b"\x00" * 64
+WAV = b"RIFF\x44\x00\x00\x00WAVEfmt \x10\x00\x00\x00" + b"\x00" * 16 + b"data\x20\x00\x00\x00" + b"\x00" * 32
+AVI = b"RIFF\x58\x00\x00\x00AVI LIST\x04\x00\x00\x00hdrlLIST\x04\x00\x00\x00movi" + b"\x00" * 64
+EBML = (
+    b"\x1a\x45\xdf\xa3\x8f\x42\x86\x81\x01\x42\x82\x84webm\x42\x87\x81\x04"
+    + b"\x18\x53\x80\x67\x80"
+    + b"\x00" * 64
+)
+_MP3_FRAMES = (b"\xff\xfb\x90\x64" + b"\x00" * 413) * 4  # 128 kbit/s, 44.1 kHz: 417-byte frames
+MP3_ID3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + _MP3_FRAMES
+MP3_FRAME = _MP3_FRAMES
+AAC_ADTS = (b"\xff\xf1\x50\x80\x02\x1f\xfc" + b"\x00" * 9) * 4  # 16-byte ADTS frames
 SSH_KEY = b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
 
 SAMPLES = {
@@ -381,7 +387,7 @@ def test_empty_file_is_refused(home: Path) -> None:
 def test_too_large_file_is_refused_with_the_limit(home: Path) -> None:
     big = home / "Videos" / "big.mp4"
     with open(big, "wb") as f:
-        f.write(MP4)
+        f.write(MP4 + b"\x00\x00\x00\x00mdat")  # a last box "to the end of the file"
         f.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: costs no disk space
     message = _refused(str(big), home, "file_too_large")
     assert "200 MB" in message and ("compress" in message.lower() or "trim" in message.lower())

@@ -103,3 +103,15 @@ def test_pathological_input_stays_fast(text: str) -> None:
     started = time.perf_counter()
     route(text)
     assert time.perf_counter() - started < 2
+
+
+def test_held_out_questions_never_open_the_paid_stream() -> None:
+    held_out = [c for c in CASES if "held_out_2" in c.get("tags", [])]
+    assert len(held_out) >= 20
+    report = intent_report(evaluate(held_out))
+    assert "held out (held_out_2): " in report
+    free = [c for c in held_out if c["intent"] != "generate"]
+    paid = [c["text"] for c in free if route(c["text"]).intent == "generate"]
+    assert paid == [], f"questions about a free action routed to the paid stream: {paid}"
+    for text in ("do I have enough credits for another video?", "帮我export一下视频"):  # the two from issue 12
+        assert route(text).intent != "generate"

@@ -339,6 +339,39 @@ async def test_crash_between_submit_and_journal_does_not_render_twice(settings: 
     assert len(emu.renders) == 1
 
 
+async def _export_submitted_then_stop(settings: Settings, emu: Emulator) -> tuple[str, str]:
+    """Start an export, wait until the backend has its render, stop the server: (job id, render id)."""
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        started = await client.call_tool("export", {"wait_seconds": 0})
+        job_id = started.structured_content["job_id"]
+        with anyio.fail_after(30):
+            while not emu.renders or not started.structured_content.get("render_id"):
+                await anyio.sleep(0.01)
+                started = await client.call_tool("export", {"job_id": job_id, "wait_seconds": 0})
+    return job_id, str(started.structured_content["render_id"])
+
+
+async def test_a_render_request_landing_after_the_restart_check_is_not_rendered_twice(
+    settings: Settings, emu: Emulator
+) -> None:
+    emu.render_seconds = 300
+    job_id, render_id = await _export_submitted_then_stop(settings, emu)
+    journal = settings.state_dir / "jobs.json"
+    data = json.loads(journal.read_text())
+    for job in data["jobs"]:
+        if job["job_id"] == job_id:
+            job["params"]["draft_submitted"] = False  # the crash came before the backend's answer
+    journal.write_text(json.dumps(data))
+    # The restart's check does not find it yet: the request was still in flight and lands just after.
+    emu.fail_next("render_status", http_status=404)
+    async with inprocess(settings) as client:
+        result = await client.call_tool("export", {"job_id": job_id, "wait_seconds": 30})
+    assert result.structured_content["status"] == "succeeded", text_of(result)
+    assert result.structured_content["render_id"] == render_id  # resubmitted under the same id
+    assert list(emu.renders) == [render_id]
+
+
 async def test_unwritable_export_folder_is_explained_and_render_kept(
     backend: EmulatorServer, home: Path, emu: Emulator
 ) -> None:
@@ -377,10 +410,72 @@ async def test_generate_cut_off_by_a_restart_is_reported_not_resumed(settings: S
     async with inprocess(settings) as client:
         state = await client.call_tool("state", {})
         job = await client.call_tool("state", {"job_id": job_id, "wait_seconds": 0})
-    assert state.structured_content["jobs"] == []
+    # NemoVideo may still be working on it (and charging): state lists it.
+    (listed,) = state.structured_content["jobs"]
+    assert listed["job_id"] == job_id and listed["status"] == "interrupted"
+    assert "may still be working" in text_of(state)
     assert job.structured_content["job"]["status"] == "interrupted"
     assert "not sent again" in text_of(job)
+    # The answer to state is not "call state".
+    assert "call state" not in text_of(job).lower() and "timeline below" in text_of(job)
     assert emu.run_sse_calls == 1
+
+
+def _age_journal(settings: Settings, job_id: str, seconds: float) -> None:
+    journal = settings.state_dir / "jobs.json"
+    data = json.loads(journal.read_text())
+    for job in data["jobs"]:
+        if job["job_id"] == job_id:
+            job["started_at"] -= seconds
+    journal.write_text(json.dumps(data))
+
+
+async def test_an_old_cut_off_generate_ends(settings: Settings, emu: Emulator) -> None:
+    emu.next_stream("never finished here", duration_s=100_000)
+    async with inprocess(settings) as client:
+        started = await client.call_tool("generate", {"instruction": VIDEO, "wait_seconds": 0.05})
+        job_id = started.structured_content["job_id"]
+    _age_journal(settings, job_id, settings.stream_max + 60)  # older than any stream can run
+    async with inprocess(settings) as client:
+        state = await client.call_tool("state", {})
+        job = await client.call_tool("state", {"job_id": job_id, "wait_seconds": 0})
+    assert state.structured_content["jobs"] == []
+    assert job.structured_content["job"]["status"] == "failed"
+    assert job.structured_content["job"]["error"]["code"] == "stream_dropped"
+    assert "finished with it" in text_of(job)
+
+
+async def test_an_export_is_cancelled_from_its_job_id_after_a_restart(settings: Settings, emu: Emulator) -> None:
+    emu.render_seconds = 100_000
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        started = await client.call_tool("export", {"wait_seconds": 0})
+        job_id = started.structured_content["job_id"]
+        with anyio.fail_after(30):  # until the backend has the render: then the process that started it ends
+            while not emu.renders or not started.structured_content.get("render_id"):
+                await anyio.sleep(0.01)
+                started = await client.call_tool("export", {"job_id": job_id, "wait_seconds": 0})
+    async with inprocess(settings) as client:
+        cancelled = await client.call_tool("export", {"job_id": job_id, "cancel": True})
+        state = await client.call_tool("state", {})
+    assert cancelled.structured_content["status"] == "cancelled", text_of(cancelled)
+    assert next(iter(emu.renders.values())).cancelled  # stopped at the backend too
+    assert state.structured_content["jobs"] == []
+    async with inprocess(settings) as client:  # and it stays cancelled
+        again = await client.call_tool("state", {"job_id": job_id, "wait_seconds": 0})
+    assert again.structured_content["job"]["status"] == "cancelled"
+
+
+async def test_an_export_interrupted_long_ago_ends(settings: Settings, emu: Emulator) -> None:
+    emu.render_seconds = 100_000
+    job_id = await _export_running_then_stop(settings, emu)
+    _age_journal(settings, job_id, 3 * 24 * 3600)
+    async with inprocess(settings) as client:
+        state = await client.call_tool("state", {})
+        job = await client.call_tool("state", {"job_id": job_id, "wait_seconds": 0})
+    assert state.structured_content["jobs"] == []
+    assert job.structured_content["job"]["status"] == "failed"
+    assert "more than a day ago" in text_of(job)
 
 
 async def test_a_stream_that_never_ends_is_cut_at_stream_max(backend: EmulatorServer, home: Path,
@@ -445,4 +540,34 @@ async def test_an_old_failed_export_never_stands_in_for_a_newer_timeline(setting
     assert plain.structured_content["status"] == "succeeded", text_of(plain)
     assert plain.structured_content["job_id"] not in (old.structured_content["job_id"],
                                                      newer.structured_content["job_id"])
-    assert len(emu.renders) == 3  # a.mp4's render is not reused for the new timeline
+    # a.mp4's render is not reused for the new timeline; b.mp4's is, since the timeline did not change since.
+    assert plain.structured_content["reused_from"] == newer.structured_content["job_id"]
+    assert len(emu.renders) == 2
+
+
+async def test_two_servers_on_one_home_keep_each_others_jobs(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as first, inprocess(settings) as second:
+        await _make_video(first)
+        exported = await first.call_tool("export", {})
+        assert exported.structured_content["status"] == "succeeded", text_of(exported)
+        # The second server started before the first one's jobs existed; its writes must not drop them.
+        emu.next_stream("Sure.", draft=TITLE_DRAFT)
+        await _make_video(second)
+    journal = json.loads((settings.state_dir / "jobs.json").read_text())
+    ids = {job["job_id"] for job in journal["jobs"]}
+    assert exported.structured_content["job_id"] in ids
+    assert len([job for job in journal["jobs"] if job["kind"] == "generate"]) == 2
+
+
+async def test_the_journal_never_holds_backend_secrets_or_render_urls(settings: Settings, emu: Emulator) -> None:
+    leaked = "nmv_usr_" + "5f" * 16  # a token the backend echoes back
+    emu.next_stream(f"Done. Debug: Bearer {leaked}", draft=TITLE_DRAFT)
+    async with inprocess(settings) as client:
+        made = await client.call_tool("generate", {"instruction": "make it and send me the video"})
+        record_output(made)
+        assert made.structured_content["export"]["status"] == "succeeded", text_of(made)
+        url = made.structured_content["export"]["url"]
+    journal = (settings.state_dir / "jobs.json").read_text()
+    assert leaked not in journal
+    assert url and url not in journal and "/cdn/renders/" not in journal
+    assert json.loads(journal)["jobs"]

@@ -25,6 +25,7 @@ from conftest import OUTPUTS
 from nemovideo_mcp import __version__
 from nemovideo_mcp.attribution import parse_frontmatter, skill_info
 from nemovideo_mcp.cli.docs import list_live_tools, live_tools
+from nemovideo_mcp.cli.install import GIT_SOURCE
 from nemovideo_mcp.errors import ErrorCode
 from nemovideo_mcp.settings import Settings, env_name
 from support.emulator import EmulatorServer
@@ -171,6 +172,7 @@ def test_server_json_follows_the_registry_schema() -> None:
     assert data["repository"]["source"] == "github" and data["repository"]["url"].startswith("https://github.com/")
     (package,) = data["packages"]
     assert package["registryType"] == "pypi"
+    assert "registryBaseUrl" not in package, "optional, and implied by registryType"
     assert package["identifier"] == pyproject()["project"]["name"]
     assert package["version"] == __version__
     assert package["runtimeHint"] == "uvx"
@@ -194,6 +196,18 @@ def test_server_json_follows_the_registry_schema() -> None:
         assert variable.get("format", "string") in {"string", "number", "boolean", "filepath"}
 
 
+def test_no_install_instruction_relies_on_the_unpublished_package_alone() -> None:
+    """Until nemovideo-mcp is on PyPI, every `uvx nemovideo-mcp` the user may copy comes with a way that works."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    skill = SKILL.read_text(encoding="utf-8")
+    for name, text in (("README.md", readme), ("SKILL.md", skill)):
+        assert f"uvx --from {GIT_SOURCE} nemovideo-mcp" in text, name
+        for match in re.finditer(r"uvx nemovideo-mcp", text):
+            around = text[max(0, match.start() - 300) : match.end() + 300]
+            assert "PyPI" in around or GIT_SOURCE in around, f"{name}: a bare `uvx nemovideo-mcp` near {around!r}"
+    assert "python -m pip install ." in readme and f"pipx install {GIT_SOURCE}" in readme
+
+
 def test_readme_has_the_registry_ownership_marker() -> None:
     assert f"mcp-name: {REGISTRY_NAME}" in (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -215,6 +229,8 @@ def test_snippet_agrees_with_the_code(path: Path) -> None:
     assert entry["command"] in ("uvx", "nemovideo-mcp")
     if entry["command"] == "uvx":
         assert entry["args"][-1] == "nemovideo-mcp"
+        # The package is not on PyPI yet: a bare `uvx nemovideo-mcp` would fail, so uvx is told where it is.
+        assert entry["args"][:2] == ["--from", GIT_SOURCE], entry
     assert entry.get("type", "stdio") == "stdio"
     assert set(entry.get("env", {})) <= env_names()
 
@@ -228,7 +244,7 @@ def test_snippets_match_what_install_writes() -> None:
         "claude-code.mcp.json": "claude-code",
     }
     for filename, client in clients.items():
-        expected = server_entry(client, ["uvx", "nemovideo-mcp"])
+        expected = server_entry(client, ["uvx", "--from", GIT_SOURCE, "nemovideo-mcp"])
         snippet = _entry(MANIFESTS / "clients" / filename)
         assert {k: v for k, v in snippet.items() if k != "env"} == {k: v for k, v in expected.items() if k != "env"}
         assert set(expected.get("env", {})) <= set(snippet.get("env", {}))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import inprocess
+from conftest import inprocess, text_of
 from nemovideo_mcp.settings import Settings
+from support.emulator import Emulator
 
 # Names that fit the URI template, so they reach the server's own guard (resolve_inside).
 GUARDED = [".hidden.mp4", "link.mp4", "nothing-here.mp4", "identity.json"]
@@ -59,3 +63,47 @@ async def test_exported_file_is_listed_as_a_template(settings: Settings) -> None
     async with inprocess(settings) as client:
         templates = await client.list_resource_templates()
     assert [t.uri_template for t in templates.resource_templates] == ["nemovideo://exports/{name}"]
+
+
+async def _export_one(client: Any, emu: Emulator) -> dict[str, Any]:
+    made = await client.call_tool("generate", {"instruction": "make a 10-second video about city lights"})
+    assert not made.is_error, text_of(made)
+    out = await client.call_tool("export", {})
+    assert out.structured_content["status"] == "succeeded", text_of(out)
+    return dict(out.structured_content)
+
+
+async def test_only_mp4s_this_server_saved_are_served(settings: Settings, emu: Emulator) -> None:
+    settings.export_dir.mkdir(parents=True)
+    # NEMO_EXPORT_DIR=~/Desktop: the folder holds the user's own files too.
+    (settings.export_dir / "tax-return.pdf").write_bytes(b"%PDF-1.7 private")
+    (settings.export_dir / "holiday.mp4").write_bytes(b"\0\0\0\x18ftypisom" + b"\0" * 2048)
+    async with inprocess(settings) as client:
+        out = await _export_one(client, emu)
+        served = await client.read_resource(out["resource_uri"])
+        for name in ("tax-return.pdf", "holiday.mp4"):
+            with pytest.raises(Exception) as caught:
+                await client.read_resource(f"nemovideo://exports/{name}")
+            assert "No such export" in str(caught.value)
+            assert "private" not in str(caught.value)
+        # A saved export replaced by something else is not served either.
+        Path(out["path"]).write_bytes(b"not a video any more" * 100)
+        with pytest.raises(Exception, match="No such export"):
+            await client.read_resource(out["resource_uri"])
+    assert served.contents
+
+
+async def test_a_stale_partial_download_is_removed_on_start(settings: Settings, emu: Emulator) -> None:
+    settings.export_dir.mkdir(parents=True)
+    stale = settings.export_dir / ".video.mp4.0123abcd.part"
+    stale.write_bytes(b"half a video")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))  # left by a crash an hour ago
+    live = settings.export_dir / ".other.mp4.89abcdef.part"
+    live.write_bytes(b"another server is downloading this right now")
+    mine = settings.export_dir / ".notes.part"
+    mine.write_bytes(b"the user's own file")
+    os.utime(mine, (time.time() - 3600, time.time() - 3600))
+    async with inprocess(settings) as client:
+        await _export_one(client, emu)
+    assert not stale.exists()
+    assert live.exists() and mine.exists()

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nemovideo_mcp.text.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries
+from nemovideo_mcp.text.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries, video_format
 
 DOC_EXAMPLE = (
     'Timeline (3 tracks): 1. Video: city timelapse (0-10s) 2. BGM: Lo-fi (0-10s, 35%) 3. Title: "Urban Dreams" (0-3s)'
@@ -35,8 +35,22 @@ def doc_draft() -> dict[str, Any]:
 # --- summaries -------------------------------------------------------------------------------
 
 
+# The documented one-liner, then the format the draft states (issue 12 #12).
+DOC_SUMMARY = DOC_EXAMPLE + ". Format: 1280x720, 16:9."
+
+
 def test_documented_summary() -> None:
-    assert summarize(parse_draft(doc_draft())) == DOC_EXAMPLE
+    assert summarize(parse_draft(doc_draft())) == DOC_SUMMARY
+
+
+def test_format_from_the_draft_or_the_canvas() -> None:
+    draft = parse_draft({**doc_draft(), "m": {"width": 1920, "height": 1080, "fps": 30}})
+    assert video_format(draft).text() == "1920x1080, 16:9, 30 fps"
+    vertical = parse_draft({**doc_draft(), "m": {}})
+    assert video_format(vertical, {"width": 1080, "height": 1920, "fps": 29.97}).text() == "1080x1920, 9:16, 29.97 fps"
+    assert video_format(parse_draft({**doc_draft(), "m": {"width": 1000, "height": 700}})).aspect == "10:7"
+    assert video_format(parse_draft({**doc_draft(), "m": {"aspect": "4:5", "width": True}})).text() == "4:5"
+    assert summarize(parse_draft({**doc_draft(), "m": {}})) == DOC_EXAMPLE  # nothing known: nothing said
 
 
 def test_track_summaries_fields() -> None:
@@ -131,9 +145,9 @@ def test_garbage_gives_an_empty_draft(raw: object) -> None:
 
 def test_wrappers_and_json_strings_are_unwrapped() -> None:
     envelope = {"code": 0, "data": {"session_id": "1", "state": {"draft": doc_draft(), "video_infos": []}}}
-    assert summarize(parse_draft(envelope)) == DOC_EXAMPLE
-    assert summarize(parse_draft(json.dumps(doc_draft()))) == DOC_EXAMPLE
-    assert summarize(parse_draft({"draft": doc_draft()})) == DOC_EXAMPLE
+    assert summarize(parse_draft(envelope)) == DOC_SUMMARY
+    assert summarize(parse_draft(json.dumps(doc_draft()))) == DOC_SUMMARY
+    assert summarize(parse_draft({"draft": doc_draft()})) == DOC_SUMMARY
 
 
 def test_wrong_types_are_dropped_not_fatal() -> None:

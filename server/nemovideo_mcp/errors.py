@@ -23,6 +23,7 @@ ErrorCode = Literal[
     "plan_limit",
     "rate_limited",
     "backend_error",
+    "answer_too_large",
     "network_error",
     "timeout",
     "stream_failed",

@@ -70,3 +70,7 @@ def configure_logging(level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+    from nemovideo_mcp.settings import take_pending_notes
+
+    for note in take_pending_notes():  # how the settings were read: ignored or unexpanded values
+        structlog.get_logger("nemovideo_mcp.settings").warning(note)

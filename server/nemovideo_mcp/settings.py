@@ -1,19 +1,33 @@
-"""Settings from the environment and an optional `.env` (real variables win).
+"""Settings from the environment and two optional `.env` files (real variables win).
+
+* ``<state folder>/.env`` (``~/.config/nemovideo/.env``, or ``$NEMO_STATE_DIR/.env``): the user's own
+  file, read in full when it belongs to the user and nobody else may write to it;
+* ``./.env`` in the working folder: clients start servers in whatever project is open, and a cloned
+  repository's ``.env`` is written by someone else. It may only set harmless settings (pacing, language,
+  log level): never where the token is sent, which token, what may be uploaded, where files land,
+  or the HTTP secret (:data:`WORKING_FOLDER_SETTINGS`). Anything else in it is ignored, and said so.
+
+A value that is a literal, unexpanded ``${...}`` (what some clients leave when a variable is missing)
+counts as unset, and a note says so.
 
 A bad value must not make the server vanish from the client's tool list, so
 `load_settings` never raises: it returns defaults plus one readable line
-naming the variable, and every tool answers with that line.
+naming the variable and where it was set, and every tool answers with that line.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from nemovideo_mcp.errors import SettingsError
 
@@ -24,6 +38,65 @@ LOCAL_BACKEND = "local"
 
 def default_state_dir() -> Path:
     return Path.home() / ".config" / "nemovideo"
+
+
+ENVIRONMENT = "the server's environment"
+USER_ENV_NAME = ".env"
+
+#: What a `.env` in the working folder may set. Everything else decides where credentials go or what may
+#: leave the machine (token, api_url, web_url, client_id, upload_dirs, allow_hidden_uploads, state_dir,
+#: export_dir, max_download_mb, http_secret, http_separate_sessions): environment or the user's own file only.
+WORKING_FOLDER_SETTINGS = frozenset(
+    {
+        "language",
+        "log_level",
+        "connect_timeout",
+        "read_timeout",
+        "stream_timeout",
+        "stream_max",
+        "get_retries",
+        "rate_limit_delay",
+        "default_wait",
+        "still_working_interval",
+        "poll_initial",
+        "poll_max",
+        "poll_factor",
+        "render_timeout",
+        "transfer_timeout",
+        "transfer_min_rate_kb",
+        "platform",  # only the X-Skill-Platform attribution header
+    }
+)
+
+# "${env:NEMO_TOKEN}", "${NEMO_TOKEN}": a client's placeholder that was never filled in.
+_UNEXPANDED = re.compile(r"\$\{[^}]*\}")
+
+# What the sources saw while one Settings was being built: notes for the user, and where each value came from.
+_NOTES: ContextVar[list[str] | None] = ContextVar("nemo_settings_notes", default=None)
+_ORIGINS: ContextVar[dict[str, str] | None] = ContextVar("nemo_settings_origins", default=None)
+_PENDING_NOTES: list[str] = []
+
+
+def user_env_file() -> Path:
+    """The user's own settings file: `.env` in the state folder (`NEMO_STATE_DIR` from the real environment)."""
+    folder = os.environ.get("NEMO_STATE_DIR", "").strip()
+    base = Path(folder).expanduser() if folder and not _UNEXPANDED.search(folder) else default_state_dir()
+    return (base if base.is_absolute() else Path.home() / base) / USER_ENV_NAME
+
+
+def _private_to_user(path: Path) -> str | None:
+    """Why *path* cannot be trusted as the user's own file, or None (missing files are fine: None too)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    if os.name != "posix":
+        return None
+    if st.st_uid != os.getuid():
+        return "it belongs to another user"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "other users may write to it (chmod 600 it)"
+    return None
 
 
 def default_export_dir() -> Path:
@@ -95,9 +168,60 @@ class Settings(BaseSettings):
         default=False, description="Allow uploads from hidden (dot) folders such as ~/.cache."
     )
     max_download_mb: int = Field(default=2048, ge=1, le=100_000, description="Largest export download (MB).")
+    transfer_timeout: float = Field(
+        default=3600.0, gt=0, le=86400, description="Longest any one upload or download may take (s)."
+    )
+    transfer_min_rate_kb: float = Field(
+        default=8.0,
+        ge=0,
+        le=1_000_000,
+        description="Slowest rate an upload or download may keep after the first read timeout (KB/s; 0: none).",
+    )
     http_secret: SecretStr | None = Field(
         default=None, description="Bearer secret HTTP clients must send when serving on a non-loopback address."
     )
+
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _Checked(settings_cls, env_settings, ENVIRONMENT)]
+        working = getattr(dotenv_settings, "env_file", None)
+        if working is None:  # Settings(_env_file=None): no files at all (tests, explicit callers)
+            return tuple(sources)
+        from pydantic_settings import DotEnvSettingsSource
+
+        user_file = user_env_file()
+        problem = _private_to_user(user_file)
+        if problem is not None:
+            _note(f"{user_file} was not read: {problem}.")
+        elif user_file.is_file():
+            sources.append(
+                _Checked(settings_cls, DotEnvSettingsSource(settings_cls, env_file=user_file), str(user_file))
+            )
+        if isinstance(working, str | Path):
+            here = Path(working).absolute()
+            if here.is_file() and here.resolve() != user_file.resolve():
+                inner = DotEnvSettingsSource(settings_cls, env_file=here)
+                sources.append(_Checked(settings_cls, inner, str(here), allowed=WORKING_FOLDER_SETTINGS))
+        return tuple(sources)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the user should know about how the settings were read (ignored or unexpanded values)."""
+        return list(self._notes)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("api_url", "web_url")
     @classmethod
@@ -161,14 +285,95 @@ def env_name(field: str) -> str:
     return "NEMO_" + field.upper()
 
 
+def _note(text: str) -> None:
+    notes = _NOTES.get()
+    if notes is not None and text not in notes:
+        notes.append(text)
+
+
+def _field_of(key: str) -> str | None:
+    name = key.lower()
+    if name in ("nemo_platform", "skill_source"):
+        return "platform"
+    name = name.removeprefix("nemo_")
+    return name if name in Settings.model_fields else None
+
+
+class _Checked(PydanticBaseSettingsSource):
+    """Another source's values, minus unexpanded placeholders and (for the working folder) what it may not set."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        inner: PydanticBaseSettingsSource,
+        where: str,
+        allowed: frozenset[str] | None = None,
+    ) -> None:
+        super().__init__(settings_cls)
+        self._inner, self._where, self._allowed = inner, where, allowed
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # not used: __call__ reads the inner source whole
+
+    def __call__(self) -> dict[str, Any]:
+        kept: dict[str, Any] = {}
+        origins = _ORIGINS.get()
+        for key, value in self._inner().items():
+            name = _field_of(key)
+            if name is None:
+                continue
+            if isinstance(value, str) and _UNEXPANDED.search(value):
+                _note(
+                    f"{env_name(name)} in {self._where} is an unexpanded placeholder (${{...}}), so it is treated as "
+                    "unset. Set the variable it names, or write the value itself."
+                )
+                continue
+            if self._allowed is not None and name not in self._allowed:
+                _note(
+                    f"{env_name(name)} in {self._where} was ignored: a .env in the working folder may not set where "
+                    f"the token goes or what may leave this computer. Set it in the client's server settings or in "
+                    f"{user_env_file()}."
+                )
+                continue
+            kept[key] = value
+            if origins is not None:
+                origins.setdefault(name, self._where)
+        return kept
+
+
 def load_settings(**overrides: object) -> tuple[Settings, SettingsError | None]:
-    """Settings, or defaults plus the one-line error that every tool will answer with."""
+    """Settings, or defaults plus the one-line error that every tool will answer with.
+
+    Notes on how the settings were read (ignored or unexpanded values) are logged and kept in `Settings.notes`.
+    """
+    notes: list[str] = []
+    origins: dict[str, str] = {}
+    notes_token, origins_token = _NOTES.set(notes), _ORIGINS.set(origins)
     try:
-        return Settings(**overrides), None  # type: ignore[arg-type]
+        settings: Settings = Settings(**overrides)  # type: ignore[arg-type]
+        error: SettingsError | None = None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "setting"
-        name = env_name(field) if field in Settings.model_fields else field
+        known = field in Settings.model_fields
+        name = env_name(field) if known else field
+        if not known and (mapped := _field_of(field)) is not None:
+            field, name = mapped, env_name(mapped)
         reason = str(first["msg"]).removeprefix("Value error, ")
-        message = f"Invalid setting {name}: {reason}. Fix or unset {name} in the server's environment and restart it."
-        return Settings.model_construct(), SettingsError(message)
+        where = origins.get(field, ENVIRONMENT)
+        message = f"Invalid setting {name}: {reason}. Fix or unset {name} in {where} and restart it."
+        settings, error = Settings.model_construct(), SettingsError(message)
+    finally:
+        _NOTES.reset(notes_token)
+        _ORIGINS.reset(origins_token)
+    settings._notes = notes
+    # Logged by configure_logging, which every caller runs next: logging now could reach stdout (the protocol).
+    _PENDING_NOTES[:] = notes
+    return settings, error
+
+
+def take_pending_notes() -> list[str]:
+    """The notes of the last `load_settings`, once (for the log, after logging is set up)."""
+    notes = list(_PENDING_NOTES)
+    _PENDING_NOTES.clear()
+    return notes

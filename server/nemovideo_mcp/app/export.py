@@ -7,8 +7,14 @@ server restarted mid-render polls the same render again instead of starting
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
 import secrets
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -24,12 +30,15 @@ from nemovideo_mcp.backend.client import NemoApi
 from nemovideo_mcp.backend.models import RenderStatus
 from nemovideo_mcp.errors import ApiError, NemoError, TransportError
 from nemovideo_mcp.local.files import move_into_place, safe_filename
-from nemovideo_mcp.text.timeline import parse_draft
+from nemovideo_mcp.text.timeline import parse_draft, project_title
 
 log = structlog.get_logger(__name__)
 
 RESOURCE_PREFIX = "nemovideo://exports/"
 _MP4_HEAD = 12
+DEFAULT_NAME = "NemoVideo video"
+# The latest succeeded export of a draft with this fingerprint, if any: asked before rendering again.
+RenderedLookup = Callable[[str], JobRecord | None]
 
 
 @dataclass(frozen=True)
@@ -60,21 +69,97 @@ def new_render_id() -> str:
     return f"render_{secrets.token_hex(8)}"
 
 
+def draft_fingerprint(draft: dict[str, Any]) -> str:
+    """Equal for drafts that render the same video: what decides whether an earlier render can be reused."""
+    text = json.dumps(draft, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def export_filename(requested: str | None, title: str | None) -> str:
+    """The MP4's name: the one asked for, else the project's title, else a plain default (never a render id)."""
+    name = safe_filename(requested or title or DEFAULT_NAME, default=f"{DEFAULT_NAME}.mp4")
+    return name if name.lower().endswith(".mp4") else f"{name}.mp4"
+
+
 class Exporter:
-    def __init__(self, api: NemoApi, conn: Connection, settings: RenderSettings) -> None:
+    def __init__(
+        self, api: NemoApi, conn: Connection, settings: RenderSettings, rendered: RenderedLookup | None = None
+    ) -> None:
         self.api = api
         self.conn = conn
         self.settings = settings
+        self.rendered = rendered
 
     async def run(self, job: Job) -> dict[str, Any]:
         params = job.record.params
         resume_id = params.get("render_id")
+        unconfirmed: str | None = None
         if resume_id and not params.get("draft_submitted") and not await self._render_exists(resume_id):
-            resume_id = None  # we died before the backend accepted it: submitting now renders once
+            # We died before the backend accepted it. Submit again under the same id: if the first request was
+            # still in flight and lands after all, the backend refuses the duplicate instead of rendering twice.
+            resume_id, unconfirmed = None, resume_id
         if resume_id:
             job.update("Resuming the render started earlier...")
-        status = await self._render(job, resume_id=resume_id, first_attempt=params.get("attempt", 1))
+            status = await self._render(job, resume_id=resume_id, first_attempt=params.get("attempt", 1))
+            return await self._download(job, status)
+        draft = await self._export_ready_draft(job)
+        fingerprint = draft_fingerprint(draft)
+        job.update(draft_hash=fingerprint, title=project_title(parse_draft(draft)))
+        reused = None if unconfirmed else await self._reuse(job, fingerprint)
+        if reused is not None:
+            return reused
+        status = await self._render(
+            job, resume_id=None, first_attempt=params.get("attempt", 1), draft=draft, submit_id=unconfirmed
+        )
         return await self._download(job, status)
+
+    # -- an unchanged timeline is never rendered twice ------------------------
+
+    async def _reuse(self, job: Job, fingerprint: str) -> dict[str, Any] | None:
+        """The result of an earlier export of this very draft: its file, a copy of it, or its render again."""
+        earlier = self.rendered(fingerprint) if self.rendered else None
+        if earlier is None or earlier.job_id == job.record.job_id or not earlier.result:
+            return None
+        previous = dict(earlier.result)
+        path = Path(str(previous.get("path") or ""))
+        wanted = job.record.params.get("filename")
+        if previous.get("path") and await anyio.to_thread.run_sync(is_mp4, path):
+            job.update("This timeline was already rendered: reusing that MP4...", progress=100)
+            if wanted is None or export_filename(wanted, None) == path.name:
+                return {**previous, "reused_from": earlier.job_id}
+            final = await self._copy(path, export_filename(wanted, None))
+            return {
+                **previous,
+                "path": str(final),
+                "resource_uri": RESOURCE_PREFIX + final.name,
+                "reused_from": earlier.job_id,
+            }
+        render_id = previous.get("render_id")
+        if not render_id:
+            return None
+        # The file is gone: download the same render again (its URL is fetched fresh), without rendering.
+        try:
+            status = await self.conn.call(lambda _: self.api.render_status(render_id))
+        except NemoError as exc:
+            log.info("earlier render not available", code=exc.code)
+            return None
+        if status.status != "completed":
+            return None
+        job.update("This timeline was already rendered: downloading that render again...", render_id=render_id)
+        return {**await self._download(job, status), "reused_from": earlier.job_id}
+
+    async def _copy(self, source: Path, filename: str) -> Path:
+        folder = self.settings.export_dir
+        tmp = folder / f".{filename}.{secrets.token_hex(4)}.part"
+        try:
+            await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
+            await anyio.to_thread.run_sync(shutil.copyfile, source, tmp)
+            return await anyio.to_thread.run_sync(move_into_place, tmp, folder, filename)
+        except OSError as exc:
+            raise _folder_error(folder, exc) from None
+        finally:
+            with anyio.CancelScope(shield=True, deadline=anyio.current_time() + 5):
+                await anyio.to_thread.run_sync(partial(tmp.unlink, missing_ok=True))
 
     async def _render_exists(self, render_id: str) -> bool:
         """Did the backend take this render before the process that submitted it died?"""
@@ -88,8 +173,15 @@ class Exporter:
 
     # -- render -------------------------------------------------------------
 
-    async def _render(self, job: Job, *, resume_id: str | None, first_attempt: int) -> RenderStatus:
-        draft: dict[str, Any] | None = None
+    async def _render(
+        self,
+        job: Job,
+        *,
+        resume_id: str | None,
+        first_attempt: int,
+        draft: dict[str, Any] | None = None,
+        submit_id: str | None = None,
+    ) -> RenderStatus:
         last_error: NemoError | None = None
         for attempt in range(first_attempt, 3):  # a failed render is retried once, under a new id as the API requires
             resumed = resume_id is not None
@@ -97,7 +189,8 @@ class Exporter:
                 render_id, resume_id = resume_id, None
             else:
                 draft = draft if draft is not None else await self._export_ready_draft(job)
-                render_id = await self._submit(job, draft, attempt)
+                render_id = await self._submit(job, draft, attempt, submit_id)
+                submit_id = None  # a retry after a failed render needs a new id, as the API requires
             try:
                 return await self._await_render(job, render_id, resumed=resumed)
             except ApiError as exc:
@@ -125,8 +218,9 @@ class Exporter:
             )
         return draft
 
-    async def _submit(self, job: Job, draft: dict[str, Any], attempt: int) -> str:
-        render_id = new_render_id()
+    async def _submit(self, job: Job, draft: dict[str, Any], attempt: int, render_id: str | None = None) -> str:
+        resubmitting = render_id is not None
+        render_id = render_id or new_render_id()
         # Journal the id before submitting: if we die right after, the restart finds this render.
         job.update("Submitting the render...", render_id=render_id, attempt=attempt, draft_submitted=False)
         await job.checkpoint()
@@ -134,7 +228,13 @@ class Exporter:
         async def submit(ident: Identity) -> RenderStatus:
             return await self.api.render_start(render_id, ident.session_id, draft)
 
-        await self.conn.call(submit)
+        try:
+            await self.conn.call(submit)
+        except ApiError as exc:
+            # Resubmitting after a crash: "already exists" means the lost request did arrive. That render is ours.
+            if not (resubmitting and exc.http_status == 409):
+                raise
+            log.info("the earlier render request had arrived; following it", render_id=render_id)
         job.update("Render queued", progress=5, draft_submitted=True)
         await job.checkpoint()
         return render_id
@@ -180,9 +280,8 @@ class Exporter:
             await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
         except OSError as exc:
             raise _folder_error(folder, exc) from None
-        filename = safe_filename(job.record.params.get("filename") or f"nemovideo-{status.id}.mp4")
-        if not filename.lower().endswith(".mp4"):
-            filename += ".mp4"
+        params = job.record.params
+        filename = export_filename(params.get("filename"), params.get("title"))
         sources = [u for u in (status.url, self.api.render_download_path(status.id)) if u]
         last: NemoError | None = None
         for url in sources:
@@ -219,12 +318,49 @@ class Exporter:
         )
 
 
+# A download in progress writes its .part file all the time (a stalled one is cut off by the transfer deadline),
+# so one untouched this long was left by a process that died: another server's live download is never removed.
+STALE_PART_SECONDS = 15 * 60
+_PART_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")
+
+
+def remove_stale_parts(folder: Path, *, older_than: float = STALE_PART_SECONDS) -> list[str]:
+    """Delete the hidden partial downloads a crash left in the export folder; returns their names. Blocking."""
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed  # no folder yet, or unreadable: nothing of ours to clean
+    now = time.time()
+    for entry in entries:
+        if not _PART_NAME.match(entry.name):
+            continue
+        try:
+            untouched = now - entry.stat(follow_symlinks=False).st_mtime
+            if not entry.is_file(follow_symlinks=False) or untouched < older_than:
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(entry.name)
+    return removed
+
+
 def _folder_error(folder: Path, exc: OSError) -> NemoError:
     return NemoError(
         "download_failed",
         f"Could not save the MP4 in {folder} ({exc.strerror or type(exc).__name__}). Free some space or set "
         "NEMO_EXPORT_DIR to a folder you can write to, then call export again: the render is not repeated.",
     )
+
+
+def is_mp4(path: Path) -> bool:
+    """A saved export still there and still an MP4 (the user may have moved or replaced it)."""
+    try:
+        _check_mp4(path, path.stat().st_size)
+    except (OSError, NemoError):
+        return False
+    return path.is_file()
 
 
 def _check_mp4(path: Path, size: int) -> None:

@@ -9,12 +9,14 @@ of status is journaled so a restarted server finds its renders again.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, Protocol
 
 import anyio
+import filelock
 import structlog
 from anyio.abc import TaskGroup
 from pydantic import BaseModel, Field
@@ -22,12 +24,17 @@ from pydantic import BaseModel, Field
 from nemovideo_mcp.app.results import ErrorInfo, JobInfo, JobStatus
 from nemovideo_mcp.errors import NemoError
 from nemovideo_mcp.local.store import StateStore
+from nemovideo_mcp.text.redact import redact_value
 
 log = structlog.get_logger(__name__)
 
 JOURNAL = "jobs.json"
+JOURNAL_LOCK = "jobs"
+_KEEP_IN_JOURNAL = 200  # all servers' jobs together: a dead server's old jobs do not pile up forever
 JobKind = Literal["generate", "export"]
 _KEEP_FINISHED = 50  # finished jobs kept (in memory and journal) for later `state(job_id)` calls
+# How long an export cut off by a restart stays resumable: a day-old render is not worth keeping "interrupted".
+EXPORT_RESUME_WINDOW = 24 * 3600.0
 
 
 class Reporter(Protocol):
@@ -80,6 +87,9 @@ class Job:
         self._manager = manager
         self._changed = anyio.Event()
         self.cancel_scope: anyio.CancelScope | None = None
+        # Set by JobManager.cancel: only then is a cancelled task a cancelled job. The server shutting down also
+        # cancels the task, but the work goes on at the backend, so the journal must keep it as running.
+        self.cancel_requested = False
 
     @property
     def running(self) -> bool:
@@ -104,6 +114,7 @@ class Job:
         self.record.error = error
         if status == "succeeded":
             self.record.progress = 100.0
+        self._manager.own(self.record.job_id)
         self._manager.save()
         self._notify()
 
@@ -137,12 +148,20 @@ class JobManager:
         *,
         error_info: ErrorMapper,
         still_working_interval: float = 120.0,
+        generate_window: float = 1200.0,
+        export_window: float = EXPORT_RESUME_WINDOW,
     ) -> None:
         self._store = store
         self._tg = task_group
         self._error_info = error_info
         self.still_working_interval = still_working_interval
+        self.generate_window = generate_window  # the longest a stream runs (NEMO_STREAM_MAX)
+        self.export_window = export_window
         self._jobs: dict[str, Job] = {}
+        # Jobs this process started or changed: its version of them wins in the journal. Every other job there
+        # belongs to another server on the same HOME (or an earlier process) and is kept as that one wrote it.
+        self._owned: set[str] = set()
+        self._forgotten: set[str] = set()
         self._write_lock = anyio.Lock()
         self._dirty = False
         self._writer_running = False
@@ -159,6 +178,7 @@ class JobManager:
             record.started_at, record.params = old.started_at, {**old.params, **(params or {})}
         job = Job(record, self)
         self._jobs[record.job_id] = job
+        self._owned.add(record.job_id)
         self.save()
         self._tg.start_soon(self._run, job, runner, name=f"job {record.job_id}")
         return job
@@ -186,12 +206,21 @@ class JobManager:
                     job.finish("failed", result=result, error=ErrorInfo.model_validate(error))
                 else:
                     job.finish("succeeded", result=result)
-        if scope.cancelled_caught and job.running:
+        if scope.cancelled_caught and job.running and job.cancel_requested:
             job.finish("cancelled", error=ErrorInfo(code="render_cancelled", message="The job was cancelled."))
 
     def cancel(self, job: Job) -> None:
+        job.cancel_requested = True
         if job.cancel_scope is not None:
             job.cancel_scope.cancel()
+
+    def backend_may_run(self, record: JobRecord) -> bool:
+        """A generation cut off from this server (a restart, Ctrl-C) that NemoVideo may still be working on."""
+        return (
+            record.kind == "generate"
+            and record.status == "interrupted"
+            and time.time() - record.started_at <= self.generate_window
+        )
 
     # -- lookup -----------------------------------------------------------
 
@@ -247,22 +276,46 @@ class JobManager:
         finally:
             self._writer_running = False
 
+    def own(self, job_id: str) -> None:
+        self._owned.add(job_id)
+
     async def checkpoint(self) -> None:
-        """Return once the journal on disk reflects every job as it is now."""
+        """Return once the journal on disk reflects every job of this process as it is now."""
         async with self._write_lock:
             # The snapshot is taken under the lock, so a later write is never older than an earlier one.
             self._dirty = False
             self._forget_old()
-            data = {"jobs": [job.record.model_dump(mode="json") for job in self._jobs.values()]}
+            ours = [_journal_entry(job.record) for job in self._jobs.values() if job.record.job_id in self._owned]
             try:
-                await anyio.to_thread.run_sync(self._store.write_json, JOURNAL, data)
-            except OSError as exc:  # a full disk must not fail the job itself
+                await anyio.to_thread.run_sync(self._merge_write, ours, frozenset(self._forgotten))
+            except (OSError, filelock.Timeout) as exc:  # a full disk must not fail the job itself
                 log.warning("could not write the job journal", error=str(exc))
+
+    def _merge_write(self, ours: list[dict[str, Any]], forgotten: frozenset[str]) -> None:
+        """Read, merge and write under the cross-process lock, so two servers never drop each other's jobs."""
+        with self._store.lock(JOURNAL_LOCK, timeout=10):
+            disk = self._store.read_json(JOURNAL) or {}
+            found = disk.get("jobs")
+            raw: list[Any] = found if isinstance(found, list) else []
+            mine = {entry["job_id"] for entry in ours}
+            theirs = [
+                entry
+                for entry in raw
+                if isinstance(entry, dict)
+                and isinstance(entry.get("job_id"), str)
+                and entry["job_id"] not in mine
+                and entry["job_id"] not in forgotten
+            ]
+            merged = sorted([*theirs, *ours], key=_started)[-_KEEP_IN_JOURNAL:]
+            self._store.write_json(JOURNAL, {"jobs": merged})
 
     def _forget_old(self) -> None:
         finished = [j for j in self.all() if not j.running and not j.record.interrupted_export]
         for job in finished[:-_KEEP_FINISHED]:
             del self._jobs[job.record.job_id]
+            # Dropped from the journal too, but only the ones this process had loaded or made.
+            self._forgotten.add(job.record.job_id)
+            self._owned.discard(job.record.job_id)
 
     async def load(self) -> None:
         """Read the journal of a previous process; its running jobs become resumable `interrupted` ones."""
@@ -279,9 +332,62 @@ class JobManager:
                 if record.kind == "export":
                     record.stage = "Interrupted by a server restart; export resumes it."
                 else:
-                    record.stage = "Interrupted by a server restart; not sent again."
+                    record.stage = (
+                        "Cut off by a server restart; NemoVideo may still be working on it (and charging). "
+                        "Not sent again."
+                    )
                     record.finished_at = record.finished_at or time.time()
+            if self._end_if_old(record):
+                self._owned.add(record.job_id)  # ended here: written back, so it does not stay interrupted
             self._jobs[record.job_id] = Job(record, self)
+
+    def _end_if_old(self, record: JobRecord) -> bool:
+        """Interrupted jobs do not stay interrupted forever: past the time their work can take, they end."""
+        if record.status != "interrupted":
+            return False
+        age = time.time() - record.started_at
+        if record.kind == "generate" and age > self.generate_window:
+            record.status, record.stage = "failed", "Cut off by a server restart; NemoVideo has finished with it."
+            record.error = ErrorInfo(
+                code="stream_dropped",
+                message="The server that sent this instruction stopped before the answer came back. NemoVideo has "
+                "finished with it by now (it was not sent again): the current timeline shows what it did.",
+            )
+            record.finished_at = record.finished_at or time.time()
+        elif record.kind == "export" and age > self.export_window:
+            record.status, record.stage = "failed", "Interrupted long ago; not resumed."
+            record.error = ErrorInfo(
+                code="render_failed",
+                message="This export was cut off by a restart more than a day ago and never resumed. Call export to "
+                "render the current timeline.",
+            )
+            record.finished_at = record.finished_at or time.time()
+        return record.status != "interrupted"
+
+
+_URL = re.compile(r"(https?://[^\s/?#\"'<>]+)[^\s\"'<>]*", re.IGNORECASE)
+# Download URLs may be signed (a credential in the query) and expire anyway: a later export fetches a fresh one.
+_URL_KEYS = frozenset({"url", "outputUrl", "output_url", "cdn_url"})
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items() if k not in _URL_KEYS}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, str):
+        return _URL.sub(r"\1/[redacted]", value)
+    return value
+
+
+def _journal_entry(record: JobRecord) -> dict[str, Any]:
+    """A job as it may be written to disk: backend text redacted, render URLs left out (issue 11 #5)."""
+    return dict(_scrub(redact_value(record.model_dump(mode="json"))))
+
+
+def _started(entry: dict[str, Any]) -> float:
+    value = entry.get("started_at")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def minutes(seconds: float) -> str:

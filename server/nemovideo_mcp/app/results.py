@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from nemovideo_mcp.errors import ErrorCode
-from nemovideo_mcp.text.timeline import TrackSummary
+from nemovideo_mcp.text.timeline import TrackSummary, VideoFormat
 
 JobStatus = Literal["running", "succeeded", "failed", "cancelled", "interrupted"]
 
@@ -47,6 +47,7 @@ class TimelineView(BaseModel):
     summary: str = Field(description="E.g. Timeline (2 tracks): 1. Video: intro (0-10s) 2. BGM: Lo-fi (0-10s, 35%)")
     tracks: list[TrackSummary] = Field(default_factory=list)
     export_ready: bool = False
+    format: VideoFormat | None = Field(default=None, description="Resolution, aspect and frame rate of the output.")
 
 
 class CreditsResult(_Result):
@@ -84,6 +85,9 @@ class ExportResult(_Result):
     resource_uri: str | None = Field(default=None, description="MCP resource with the MP4 (resources/read).")
     size_bytes: int | None = None
     render_id: str | None = None
+    reused_from: str | None = Field(
+        default=None, description="Set when the timeline was unchanged: the earlier export job whose render was reused."
+    )
     elapsed_s: float | None = None
     # A small JPEG of a few frames, sent as an image block beside the text (never in the structured half).
     preview_jpeg: bytes | None = Field(default=None, exclude=True)
@@ -95,6 +99,9 @@ class GenerateResult(_Result):
     stage: str | None = None
     reply: str = Field(default="", description="The backend's reply, with GUI instructions turned into actions.")
     changes: list[str] = Field(default_factory=list, description="What changed on the timeline, in words.")
+    timeline_changed: bool | None = Field(
+        default=None, description="False when the turn left the timeline exactly as it was (the reply says why)."
+    )
     timeline: TimelineView | None = None
     next_steps: list[NextStep] = Field(default_factory=list)
     routed_to: Literal["export", "credits", "state", "upload"] | None = Field(
@@ -111,3 +118,6 @@ class StateResult(_Result):
     draft: dict[str, Any] | None = Field(default=None, description="The raw draft (short keys t/tt/sg/d/m).")
     jobs: list[JobInfo] = Field(default_factory=list, description="Background jobs of this server.")
     job: GenerateResult | ExportResult | None = Field(default=None, description="The job asked for with job_id.")
+    media: list[UploadedItem] = Field(
+        default_factory=list, description="Media uploaded to this project (generate may use any of it)."
+    )

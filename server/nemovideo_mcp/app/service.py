@@ -8,6 +8,7 @@ method takes a `Reporter` for progress and returns a result model from
 
 from __future__ import annotations
 
+import contextlib
 from contextlib import AsyncExitStack, ExitStack
 from functools import partial
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any, Self
 import anyio
 import structlog
 
-from nemovideo_mcp.app.export import Exporter, RenderSettings, can_resume
+from nemovideo_mcp.app.export import Exporter, RenderSettings, can_resume, remove_stale_parts
+from nemovideo_mcp.app.export import is_mp4 as _is_mp4
 from nemovideo_mcp.app.jobs import Job, JobManager, JobRecord, Reporter, minutes, no_report
 from nemovideo_mcp.app.messages import Who, in_words
 from nemovideo_mcp.app.results import (
@@ -34,7 +36,7 @@ from nemovideo_mcp.app.results import (
 from nemovideo_mcp.attribution import attribution_headers, detect_platform
 from nemovideo_mcp.backend.auth import Connection, Identity
 from nemovideo_mcp.backend.client import NemoApi
-from nemovideo_mcp.backend.models import SessionState
+from nemovideo_mcp.backend.models import SessionState, UploadedFile
 from nemovideo_mcp.backend.sse import ReplyCollector, Text, ToolActivity
 from nemovideo_mcp.errors import NemoError, SettingsError, TransportError
 from nemovideo_mcp.local.files import UploadCandidate, check_upload_path, check_url, open_upload, resolve_inside
@@ -45,7 +47,7 @@ from nemovideo_mcp.text.clean import clean_text
 from nemovideo_mcp.text.gui import GuiAction, translate_reply
 from nemovideo_mcp.text.intent import route
 from nemovideo_mcp.text.redact import redact
-from nemovideo_mcp.text.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries
+from nemovideo_mcp.text.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries, video_format
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +88,8 @@ class NemoVideo:
             read_timeout=s.read_timeout,
             stream_idle_timeout=s.stream_timeout,
             get_retries=s.get_retries,
+            transfer_timeout=s.transfer_timeout,
+            transfer_min_rate=s.transfer_min_rate_kb * 1024,
         )
         self._stack.push_async_callback(self.api.aclose)
         self.store = StateStore(state_dir)
@@ -101,7 +105,13 @@ class NemoVideo:
         tg = await self._stack.enter_async_context(anyio.create_task_group())
         # Jobs must not outlive the HTTP client they use: cancel them before closing it.
         self._stack.callback(tg.cancel_scope.cancel)
-        self.jobs = JobManager(self.store, tg, error_info=self.explain, still_working_interval=s.still_working_interval)
+        self.jobs = JobManager(
+            self.store,
+            tg,
+            error_info=self.explain,
+            still_working_interval=s.still_working_interval,
+            generate_window=s.stream_max,
+        )
         await self.jobs.load()
         # Runs before the cancel above (exit callbacks run last-in first-out): the journal is current at exit.
         self._stack.push_async_callback(self.jobs.checkpoint)
@@ -116,7 +126,11 @@ class NemoVideo:
                 render_timeout=s.render_timeout,
                 max_download_bytes=s.max_download_mb * 1024 * 1024,
             ),
+            rendered=self._rendered,
         )
+        removed = await anyio.to_thread.run_sync(remove_stale_parts, s.export_dir)
+        if removed:
+            log.info("removed partial downloads left by a crash", count=len(removed))
         return self
 
     async def __aexit__(
@@ -224,32 +238,46 @@ class NemoVideo:
                 job_result = self._generate_result(await self.jobs.wait(job, self._wait(wait_seconds), report))
         await self._connect(report)
         state = await self._state()
-        view = timeline_view(parse_draft(state.draft))
-        jobs = [j.record.info() for j in self.jobs.all() if j.running or j.record.interrupted_export]
+        view = timeline_view(parse_draft(state.draft), state.raw_state.get("canvas_config"))
+        # Also jobs this server no longer follows but NemoVideo may still run (and charge for): cut off by a restart.
+        jobs = [
+            j.record.info()
+            for j in self.jobs.all()
+            if j.running or j.record.interrupted_export or self.jobs.backend_may_run(j.record)
+        ]
+        media = _session_media(state.raw_state.get("video_infos"))
         message = view.summary
         if job_result is not None:
             message = f"{job_result.message}\n\n{view.summary}"
         elif jobs:
             message += "\n" + "\n".join(f"Job {j.job_id} ({j.kind}): {j.stage}" for j in jobs)
+        if media and job_result is None:
+            message += "\n" + _media_line(media, self.store.root)
         return StateResult(
             message=message,
             timeline=view,
             draft=state.draft,
             jobs=jobs,
             job=job_result,
+            media=media,
             notices=self.conn.take_notices(),
         )
 
     # -- upload -----------------------------------------------------------------
 
-    async def upload(self, sources: list[str], report: Reporter = no_report) -> UploadResult:
+    async def upload(
+        self, sources: list[str], report: Reporter = no_report, base_dir: Path | None = None
+    ) -> UploadResult:
         self._check_settings()
         s = self.settings
         urls: list[str] = []
         candidates: list[tuple[str, UploadCandidate]] = []
         refused: list[ErrorInfo] = []
         check_path = partial(
-            check_upload_path, base_dir=Path.home(), allowed_dirs=s.upload_dir_list, allow_hidden=s.allow_hidden_uploads
+            check_upload_path,
+            base_dir=base_dir or Path.home(),  # the CLI passes the folder the person stands in
+            allowed_dirs=s.upload_dir_list,
+            allow_hidden=s.allow_hidden_uploads,
         )
         for source in sources:
             try:
@@ -344,15 +372,22 @@ class NemoVideo:
         collector, dropped = await self._stream_turn(job, instruction)
 
         job.update("Checking the timeline...")
+        canvas: object = None
         try:
-            after = parse_draft((await self._state()).draft)
+            latest = await self._state()
+            after, canvas = parse_draft(latest.draft), latest.raw_state.get("canvas_config")
         except NemoError:
             after = parse_draft(collector.draft) if collector.draft is not None else before
         changes = diff_drafts(before, after)
         reply = clean_text(collector.text)
         translated = translate_reply(reply)
         result = GenerateResult(
-            status="succeeded", reply=translated.text, changes=changes, timeline=timeline_view(after), message=""
+            status="succeeded",
+            reply=translated.text,
+            changes=changes,
+            timeline_changed=_draft_changed(before, after),
+            timeline=timeline_view(after, canvas),
+            message="",
         )
         result.error = self._turn_problem(dropped, collector, reply, changes)
         result.next_steps = _next_steps(translated.actions, user_asked_export=also_export)
@@ -448,10 +483,13 @@ class NemoVideo:
             result.message = f"{result.message}\n\n(Took {minutes(record.elapsed_s)}.)"
             return result
         if record.status == "interrupted":
+            # Not "call state": this is the answer to state. Say what is known and how to tell when it is done.
             return GenerateResult(
                 status="interrupted",
-                message="The server restarted while this instruction was running. It was not sent again; call "
-                "state to see what the backend did with it.",
+                message=f"This instruction was cut off from the server that sent it ({minutes(record.elapsed_s)} "
+                "ago) and was not sent again. NemoVideo may still be working on it, and charging for it: a "
+                f"generation can take up to {minutes(self.settings.stream_max)}. The timeline below is what "
+                "NemoVideo has now; when the change appears there, it is done.",
                 **base,
             )
         error = record.error or ErrorInfo(code="backend_error", message="The job failed.")
@@ -501,8 +539,21 @@ class NemoVideo:
         latest = exports[-1] if exports else None
         return latest if latest is not None and can_resume(latest.record) else None
 
+    def _rendered(self, fingerprint: str) -> JobRecord | None:
+        """The latest finished export of a draft with this fingerprint: an unchanged timeline is not rendered again."""
+        job = self.jobs.find(
+            lambda r: (
+                r.kind == "export"
+                and r.status == "succeeded"
+                and r.result is not None
+                and r.params.get("draft_hash") == fingerprint
+            )
+        )
+        return job.record if job else None
+
     def _running_export(self) -> Job | None:
-        return self.jobs.find(lambda r: r.kind == "export" and r.status == "running")
+        running = self.jobs.find(lambda r: r.kind == "export" and r.status == "running")
+        return running or self.jobs.find(lambda r: r.interrupted_export)
 
     async def _refresh_url(self, job: Job) -> None:
         """Download URLs expire: asking for a finished export again fetches a fresh one."""
@@ -540,9 +591,14 @@ class NemoVideo:
         if record.status == "succeeded" and record.result:
             size = record.result.get("size_bytes") or 0
             preview = await anyio.to_thread.run_sync(_preview_of, record.result.get("path"))
+            saved = (
+                f"The timeline has not changed since it was rendered, so nothing was rendered again: the MP4 is "
+                f"at {record.result['path']} ({size / 2**20:.1f} MB)."
+                if record.result.get("reused_from")
+                else f"Saved the MP4 to {record.result['path']} ({size / 2**20:.1f} MB) in {minutes(record.elapsed_s)}."
+            )
             return ExportResult(
-                message=f"Saved the MP4 to {record.result['path']} ({size / 2**20:.1f} MB) in "
-                f"{minutes(record.elapsed_s)}."
+                message=saved
                 + (f" Download link: {record.result['url']}" if record.result.get("url") else "")
                 + (" A contact sheet of four frames is attached." if preview else ""),
                 preview_jpeg=preview,
@@ -558,6 +614,8 @@ class NemoVideo:
         return ExportResult(message=error.message, error=error, **base)
 
     async def _cancel_export(self, job: Job | None) -> ExportResult:
+        if job is not None and not job.running and can_resume(job.record):
+            return await self._cancel_orphaned(job)
         if job is None or not job.running:
             raise NemoError("job_not_found", "No export is running, so there is nothing to cancel.")
         render_id = job.record.params.get("render_id")
@@ -579,10 +637,37 @@ class NemoVideo:
             message="The export was cancelled; no file was saved.",
         )
 
+    async def _cancel_orphaned(self, job: Job) -> ExportResult:
+        """An export the previous process started: its render may still run at the backend, so cancel it there."""
+        render_id = job.record.params.get("render_id")
+        if render_id:
+            try:
+                await self.conn.call(lambda _: self.api.render_cancel(render_id))
+            except NemoError as exc:
+                # A render that already finished or never arrived cannot be cancelled: the job still ends here.
+                log.info("render cancel failed", code=exc.code)
+        job.finish("cancelled", error=ErrorInfo(code="render_cancelled", message="The export was cancelled."))
+        return ExportResult(
+            status="cancelled",
+            job_id=job.record.job_id,
+            render_id=render_id,
+            message="The export was cancelled (its render was stopped at NemoVideo); no file was saved.",
+        )
+
     # -- files served as resources ------------------------------------------------
 
-    def exported_file(self, name: str) -> Path | None:
-        return resolve_inside(self.settings.export_dir, name)
+    async def exported_file(self, name: str) -> Path | None:
+        """The MP4 behind nemovideo://exports/<name>: only a file an export of this server saved, still an MP4.
+
+        The export folder may be ~/Desktop or ~/Downloads: being in it does not make a file ours to serve.
+        """
+        saved = [
+            path
+            for job in self.jobs.all()
+            if job.record.kind == "export" and job.record.status == "succeeded"
+            and isinstance(path := (job.record.result or {}).get("path"), str)
+        ]  # fmt: skip
+        return await anyio.to_thread.run_sync(_served_export, self.settings.export_dir, name, saved)
 
     # -- helpers ----------------------------------------------------------------
 
@@ -607,6 +692,17 @@ def local_studio_guide() -> str:
     return capabilities("en")
 
 
+def _served_export(folder: Path, name: str, saved: list[str]) -> Path | None:
+    path = resolve_inside(folder, name)
+    if path is None:
+        return None
+    ours = set()
+    for entry in saved:
+        with contextlib.suppress(OSError, RuntimeError, ValueError):
+            ours.add(Path(entry).resolve(strict=True))
+    return path if path in ours and _is_mp4(path) else None
+
+
 def _preview_of(path: str | None) -> bytes | None:
     """Four frames of the saved MP4 in one small JPEG; None when there is no file or ffmpeg cannot read it."""
     if not path or not Path(path).is_file():
@@ -614,8 +710,13 @@ def _preview_of(path: str | None) -> bytes | None:
     return contact_sheet(Path(path))
 
 
-def timeline_view(draft: Draft) -> TimelineView:
-    return TimelineView(summary=summarize(draft), tracks=track_summaries(draft), export_ready=draft.is_export_ready)
+def timeline_view(draft: Draft, canvas: object = None) -> TimelineView:
+    return TimelineView(
+        summary=summarize(draft, canvas),
+        tracks=track_summaries(draft),
+        export_ready=draft.is_export_ready,
+        format=video_format(draft, canvas),
+    )
 
 
 def _items(sources: list[str], uploaded: list[Any], names: list[str] | None = None) -> list[UploadedItem]:
@@ -635,6 +736,31 @@ def _items(sources: list[str], uploaded: list[Any], names: list[str] | None = No
             )
         )
     return items
+
+
+_MEDIA_LISTED = 12
+
+
+def _session_media(raw: object) -> list[UploadedItem]:
+    """The project's uploaded media as the backend keeps it: generate may use any of it, old uploads too."""
+    if not isinstance(raw, list):
+        return []
+    files = []
+    for entry in raw[:500]:
+        if isinstance(entry, dict):
+            with contextlib.suppress(ValueError):
+                files.append(UploadedFile.model_validate(entry))
+    names = [clean_text(f.filename or f.cdn_url or "", limit=120) for f in files]
+    return _items(names, files, names)
+
+
+def _media_line(media: list[UploadedItem], state_dir: Path) -> str:
+    shown = "; ".join(f"{m.filename or 'unnamed'} ({_describe_item(m)})" for m in media[:_MEDIA_LISTED])
+    more = f"; and {len(media) - _MEDIA_LISTED} more" if len(media) > _MEDIA_LISTED else ""
+    return (
+        f"Media in this project ({len(media)}), which generate may use: {shown}{more}. To start a fresh project "
+        f"without them, quit the server, delete {state_dir / 'session.json'} and start it again."
+    )
 
 
 def _describe_item(item: UploadedItem) -> str:
@@ -669,14 +795,25 @@ def _humanize_tool(name: str) -> str:
     return words or "working"
 
 
+def _draft_changed(before: Draft, after: Draft) -> bool:
+    """Whether the turn changed the timeline at all: the word diff may miss fields it does not describe."""
+    return bool(diff_drafts(before, after)) or before.model_dump(mode="json") != after.model_dump(mode="json")
+
+
 def _generate_message(result: GenerateResult, *, silent: bool) -> str:
     parts: list[str] = []
     if result.error is not None:
         parts.append(result.error.message)
-    if result.reply:
+    if result.reply and result.timeline_changed is False and result.error is None:
+        # A reply such as "已更新时间线" over an unchanged draft must not read as a finished edit.
+        parts.append(
+            "Nothing changed on the timeline. NemoVideo replied: "
+            f'"{result.reply}". If you expected an edit, rephrase the instruction more specifically.'
+        )
+    elif result.reply:
         parts.append(result.reply)
     elif silent:
-        if result.changes:
+        if result.changes or result.timeline_changed:
             parts.append("Done.")
         else:
             parts.append(

@@ -9,8 +9,11 @@ the server), never for a `/run_sse` whose stream has started.
 
 from __future__ import annotations
 
+import json
+import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -21,14 +24,19 @@ from pydantic import BaseModel, ValidationError
 
 from nemovideo_mcp.backend import sse
 from nemovideo_mcp.backend.models import (
+    MAX_ANSWER_BYTES,
+    MAX_DEPTH,
     Credits,
     RenderStatus,
     SessionInfo,
     SessionState,
     TokenGrant,
     UploadedFile,
+    draft_problem,
+    shape_problem,
 )
 from nemovideo_mcp.errors import ApiError, ErrorCode, NemoError, TransportError
+from nemovideo_mcp.local.files import is_local_host, normalize_host
 from nemovideo_mcp.text.clean import clean_text
 
 APP = "nemo_agent"
@@ -55,10 +63,15 @@ class NemoApi:
         read_timeout: float = 60.0,
         stream_idle_timeout: float = 300.0,
         get_retries: int = 3,
+        transfer_timeout: float = 3600.0,
+        transfer_min_rate: float = 8 * 1024,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token: str | None = None
+        # Every upload and download: an overall deadline, and a minimum rate once the first
+        # read timeout has passed (a backend that trickles bytes defeats per-read timeouts).
+        self._transfer = TransferLimits(deadline=transfer_timeout, min_rate=transfer_min_rate, grace=read_timeout)
         self._timeout = httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
         )
@@ -101,7 +114,7 @@ class NemoApi:
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = await self._http.request(method, path, headers=headers, **kwargs)
+                response = await self._request(method, path, headers=headers, **kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
                     raise _transport_error(exc) from None
@@ -115,9 +128,25 @@ class NemoApi:
             await anyio.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
 
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request whose answer is read with a size cap (decoded bytes, so a gzip bomb counts in full)."""
+        request = self._http.build_request(method, path, **kwargs)
+        response = await self._http.send(request, stream=True)
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise _too_large(f"it is larger than {MAX_ANSWER_BYTES // 2**20} MB")
+        finally:
+            await response.aclose()
+        skip = {"content-encoding", "content-length", "transfer-encoding"}
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in skip]
+        return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
+
     async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = await self._send(method, path, **kwargs)
-        return _unwrap(response)
+        return _unwrap(response, body=await _parsed(response))
 
     # -- identity ---------------------------------------------------------
 
@@ -142,6 +171,8 @@ class NemoApi:
     async def state(self, session_id: str) -> SessionState:
         data = await self._json("GET", f"/api/state/{APP}/me/{session_id}/latest")
         found = data.get("state")
+        if isinstance(found, dict) and (problem := await anyio.to_thread.run_sync(draft_problem, found.get("draft"))):
+            raise _too_large(problem)
         raw_state: dict[str, Any] = found if isinstance(found, dict) else {}
         draft = raw_state.get("draft") if isinstance(raw_state.get("draft"), dict) else None
         return _model(SessionState, {**data, "draft": draft, "raw_state": raw_state})
@@ -151,12 +182,28 @@ class NemoApi:
     async def upload_files(self, session_id: str, files: Sequence[tuple[str, BinaryIO]]) -> list[UploadedFile]:
         """Multipart upload of open files (field `files`, repeated).
 
-        httpx streams file objects from disk, so memory does not grow with file size.
+        httpx streams file objects from disk, so memory does not grow with file size. The whole
+        request must finish within the time the minimum rate allows for its size (plus the wait
+        for the backend's answer), and never after the overall transfer deadline.
         """
         parts = [("files", (name, handle, "application/octet-stream")) for name, handle in files]
-        data = await self._json(
-            "POST", f"/api/upload-video/{APP}/me/{session_id}", files=parts, timeout=self._upload_timeout()
-        )
+        size = sum(_size_of(handle) for _, handle in files)
+        timeout = self._upload_timeout()
+        limits = self._transfer
+        allowed = limits.grace + (size / limits.min_rate if limits.min_rate > 0 else limits.deadline)
+        allowed += timeout.read or 0.0
+        try:
+            with _TransferClock(TransferLimits(deadline=min(limits.deadline, allowed), min_rate=0, grace=0)):
+                data = await self._json(
+                    "POST", f"/api/upload-video/{APP}/me/{session_id}", files=parts, timeout=timeout
+                )
+        except _TransferTooSlow as exc:
+            raise TransportError(
+                "timeout",
+                f"The upload {exc.reason}: the NemoVideo service took in the files too slowly. Try again later, "
+                "or upload a smaller file.",
+                retryable=True,
+            ) from None
         return _uploaded(data)
 
     async def upload_urls(self, session_id: str, urls: Sequence[str]) -> list[UploadedFile]:
@@ -166,10 +213,11 @@ class NemoApi:
         return _uploaded(data)
 
     def _upload_timeout(self) -> httpx.Timeout:
-        # Sending 200 MB on a slow uplink takes minutes; the write timeout is per chunk, so keep it generous.
-        # The backend then inspects the file before answering: five read timeouts (5 min by default).
+        # The write timeout is per chunk (no progress at all for that long); the overall pace is the
+        # transfer clock's. The backend then inspects the file before answering: five read timeouts.
         read = 5 * (self._timeout.read or 60.0)
-        return httpx.Timeout(connect=self._timeout.connect, read=read, write=300.0, pool=self._timeout.pool)
+        write = self._timeout.write or 60.0
+        return httpx.Timeout(connect=self._timeout.connect, read=read, write=write, pool=self._timeout.pool)
 
     # -- the agent stream -------------------------------------------------
 
@@ -211,14 +259,16 @@ class NemoApi:
             "draft": draft,
             "output": {"format": "mp4", "quality": "high"},
         }
-        answer = _unwrap(await self._send("POST", "/api/render/proxy/lambda", json=body), render=True)
+        response = await self._send("POST", "/api/render/proxy/lambda", json=body)
+        answer = _unwrap(response, render=True, body=await _parsed(response))
         return RenderStatus.from_answer(answer, render_id)
 
     async def render_status(self, render_id: str) -> RenderStatus:
         """One status poll. A retryable failure (5xx, garbled answer after the retries) raises
         `TransportError`: the render itself is unaffected and the caller just polls again."""
         try:
-            answer = _unwrap(await self._send("GET", f"/api/render/proxy/lambda/{render_id}"), render=True)
+            response = await self._send("GET", f"/api/render/proxy/lambda/{render_id}")
+            answer = _unwrap(response, render=True, body=await _parsed(response))
         except ApiError as exc:
             if not exc.retryable:
                 raise
@@ -232,6 +282,32 @@ class NemoApi:
     def render_download_path(self, render_id: str) -> str:
         return f"/api/render/proxy/{render_id}/download"
 
+    def _same_origin(self, url: httpx.URL) -> bool:
+        api = httpx.URL(self.base_url)
+        return (url.scheme, normalize_host(url.host), url.port or _PORTS.get(url.scheme)) == (
+            api.scheme,
+            normalize_host(api.host),
+            api.port or _PORTS.get(api.scheme),
+        )
+
+    def download_refusal(self, url: httpx.URL) -> str | None:
+        """Why the server will not fetch *url*, or None when it may.
+
+        The API's own origin is always allowed (the authenticated download endpoint, a local studio).
+        Anything else must be an https link to a public host, as the documented render URLs are:
+        a hostile backend must not make this process fetch from this computer or its network
+        (``http://127.0.0.1:8080/admin``, ``http://169.254.169.254/``, however the address is written).
+        """
+        if url.scheme not in ("http", "https"):
+            return "it is not a web link"
+        if self._same_origin(url):
+            return None
+        if is_local_host(url.host):
+            return "it points to this computer or a private network"
+        if url.scheme != "https":
+            return "it is not an https link"
+        return None
+
     async def download(
         self,
         url: str,
@@ -242,44 +318,127 @@ class NemoApi:
     ) -> int:
         """Stream `url` into `dest` (an already-created temp file). Returns the byte count.
 
-        The Bearer token goes only to our own API host, never to a CDN.
+        The Bearer token goes only to our own API host, never to a CDN. Every hop of a redirect is
+        checked with :meth:`download_refusal`. The whole transfer has a deadline and a minimum rate.
         """
-        absolute = url if url.startswith(("http://", "https://")) else self.base_url + url
-        headers = self._auth() if absolute.startswith(self.base_url + "/") else {}
+        if not url.startswith(("http://", "https://", "/")) or url.startswith("//"):
+            raise NemoError("download_failed", "The render's download link was not used: it is not a web link.")
+        absolute = httpx.URL(url if not url.startswith("/") else self.base_url + url)
         done = 0
         try:
-            # Download endpoints commonly redirect to a signed CDN URL; httpx drops the Authorization
-            # header when a redirect leaves our host, so following is safe.
-            async with self._http.stream(
-                "GET", absolute, headers=headers, timeout=self._timeout, follow_redirects=True
-            ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    _unwrap(response, render=True)
-                    raise ApiError("download_failed", f"The download answered HTTP {response.status_code}.")
-                total = _int_or_none(response.headers.get("content-length"))
-                if total is not None and total > max_bytes:
-                    raise NemoError("download_failed", _too_big(total, max_bytes))
-                async with await anyio.open_file(dest, "wb") as out:
-                    async for chunk in response.aiter_bytes(1 << 20):
-                        done += len(chunk)
-                        if done > max_bytes:
-                            raise NemoError("download_failed", _too_big(done, max_bytes))
-                        await out.write(chunk)
-                        if on_progress is not None:
-                            await on_progress(done, total)
-                if total is not None and done != total:
-                    raise TransportError(
-                        "download_failed", f"The download stopped early ({done} of {total} bytes).", retryable=True
-                    )
+            with _TransferClock(self._transfer) as clock:
+                for _ in range(_MAX_REDIRECTS + 1):
+                    refusal = self.download_refusal(absolute)
+                    if refusal is not None:
+                        raise NemoError("download_failed", f"The render's download link was not used: {refusal}.")
+                    # Only the API's origin gets the token; redirects are followed here, hop by hop.
+                    headers = self._auth() if self._same_origin(absolute) else {}
+                    async with self._http.stream(
+                        "GET", absolute, headers=headers, timeout=self._timeout, follow_redirects=False
+                    ) as response:
+                        if response.is_redirect and "location" in response.headers:
+                            absolute = absolute.join(response.headers["location"])
+                            continue
+                        if response.status_code >= 300:
+                            await response.aread()
+                            _unwrap(response, render=True)
+                            raise ApiError("download_failed", f"The download answered HTTP {response.status_code}.")
+                        total = _int_or_none(response.headers.get("content-length"))
+                        if total is not None and total > max_bytes:
+                            raise NemoError("download_failed", _too_big(total, max_bytes))
+                        async with await anyio.open_file(dest, "wb") as out:
+                            # Chunks as they arrive, so the clock sees a trickle; written a megabyte at a time.
+                            buffer = bytearray()
+                            async for chunk in response.aiter_bytes():
+                                done += len(chunk)
+                                clock.moved(done)
+                                if done > max_bytes:
+                                    raise NemoError("download_failed", _too_big(done, max_bytes))
+                                buffer += chunk
+                                if len(buffer) >= 1 << 20:
+                                    await out.write(bytes(buffer))
+                                    buffer.clear()
+                                    if on_progress is not None:
+                                        await on_progress(done, total)
+                            if buffer:
+                                await out.write(bytes(buffer))
+                                if on_progress is not None:
+                                    await on_progress(done, total)
+                        if total is not None and done != total:
+                            raise TransportError(
+                                "download_failed",
+                                f"The download stopped early ({done} of {total} bytes).",
+                                retryable=True,
+                            )
+                        return done
+                raise NemoError("download_failed", "The download was redirected too many times.")
         except httpx.HTTPError as exc:
             raise TransportError(
                 "download_failed", f"The download was cut off after {done} bytes ({_describe(exc)}).", retryable=True
             ) from None
-        return done
+        except _TransferTooSlow as exc:
+            raise TransportError(
+                "download_failed", f"The download {exc.reason} after {done} bytes.", retryable=True
+            ) from None
 
 
 # -- helpers --------------------------------------------------------------
+
+_PORTS = {"http": 80, "https": 443}
+_INLINE_PARSE_BYTES = 64 * 1024  # larger answers and stream events are parsed in a worker thread
+_MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True)
+class TransferLimits:
+    deadline: float  # seconds for the whole transfer
+    min_rate: float  # bytes per second once `grace` has passed; 0: no minimum
+    grace: float  # seconds before the rate counts (connecting, the first answer)
+
+
+class _TransferTooSlow(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _TransferClock:
+    """A cancel scope whose deadline is the earlier of the overall deadline and the moment the
+    bytes moved so far fall below the minimum rate; `moved()` pushes the second one forward."""
+
+    def __init__(self, limits: TransferLimits) -> None:
+        self._limits = limits
+        self._start = 0.0
+        self._scope = anyio.CancelScope()
+
+    def __enter__(self) -> _TransferClock:
+        self._start = anyio.current_time()
+        self._scope.__enter__()
+        self.moved(0)
+        return self
+
+    def moved(self, done: int) -> None:
+        limits = self._limits
+        deadline = self._start + limits.deadline
+        if limits.min_rate > 0:
+            deadline = min(deadline, self._start + limits.grace + done / limits.min_rate)
+        self._scope.deadline = deadline
+
+    def __exit__(self, *exc_info: Any) -> None:
+        # The scope only ever swallows its own cancellation, and that is turned into an error here.
+        self._scope.__exit__(*exc_info)
+        if self._scope.cancelled_caught:
+            limits = self._limits
+            if anyio.current_time() >= self._start + limits.deadline:
+                raise _TransferTooSlow(f"did not finish within {limits.deadline:g} s")
+            raise _TransferTooSlow(f"became slower than {limits.min_rate / 1024:g} KB/s")
+
+
+def _size_of(handle: BinaryIO) -> int:
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except (OSError, AttributeError, ValueError):
+        return 0
 
 
 class Stream:
@@ -291,7 +450,13 @@ class Stream:
     async def events(self) -> AsyncIterator[sse.Event]:
         try:
             async for item in EventSource(self._response).aiter_sse():
-                for event in sse.parse_data(item.data):
+                data = item.data
+                parsed = (
+                    await anyio.to_thread.run_sync(sse.parse_data, data)
+                    if len(data) > _INLINE_PARSE_BYTES
+                    else sse.parse_data(data)
+                )
+                for event in parsed:
                     yield event
         except httpx.HTTPError as exc:
             raise TransportError(
@@ -302,13 +467,45 @@ class Stream:
         await self._response.aclose()
 
 
-def _unwrap(response: httpx.Response, *, render: bool = False) -> dict[str, Any]:
+_UNPARSED: Any = object()
+
+
+def _load_json(content: bytes) -> Any:
+    """The parsed body, or None when it is not JSON; an answer too deep to handle raises `answer_too_large`."""
+    if not content.strip():
+        return None
+    try:
+        body = json.loads(content)
+    except RecursionError:
+        raise _too_large(f"it is nested more than {MAX_DEPTH} levels deep") from None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if (problem := shape_problem(body)) is not None:
+        raise _too_large(problem)
+    return body
+
+
+async def _parsed(response: httpx.Response) -> Any:
+    """`_load_json` of the answer; a large one is parsed in a worker thread, so other calls keep going."""
+    content = response.content
+    if len(content) > _INLINE_PARSE_BYTES:
+        return await anyio.to_thread.run_sync(_load_json, content)
+    return _load_json(content)
+
+
+def _too_large(reason: str) -> ApiError:
+    return ApiError(
+        "answer_too_large",
+        f"The NemoVideo service sent an answer too large to read safely ({reason}). Try again later; if the "
+        "timeline itself is that large, start a new project.",
+    )
+
+
+def _unwrap(response: httpx.Response, *, render: bool = False, body: Any = _UNPARSED) -> dict[str, Any]:
     """The `data` of a successful answer, or the right error for everything else."""
     status = response.status_code
-    try:
-        body: Any = response.json()
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    if body is _UNPARSED:
+        body = _load_json(response.content)
     detail = _detail(body) if body is not None else _plain_text(response)
 
     if status >= 400:
@@ -353,13 +550,11 @@ def _unwrap(response: httpx.Response, *, render: bool = False) -> dict[str, Any]
 
 def _parses(response: httpx.Response) -> bool:
     """Whether a body that should be JSON is (an empty body counts: some endpoints send none)."""
-    if not response.content.strip():
+    # A cheap look at both ends: the body is parsed once, later and (when large) off the event loop.
+    content = response.content.strip()
+    if not content:
         return True
-    try:
-        response.json()
-    except (ValueError, UnicodeDecodeError):
-        return False
-    return True
+    return (content[:1], content[-1:]) in ((b"{", b"}"), (b"[", b"]"))
 
 
 def _detail(body: Any) -> str:
@@ -377,7 +572,7 @@ def _detail(body: Any) -> str:
 def _plain_text(response: httpx.Response) -> str:
     """A non-JSON body as a reason: plain text is kept, markup and broken JSON are not words."""
     try:
-        text = clean_text(response.text[:200], limit=200).strip()
+        text = clean_text(response.text[:4000], limit=200).strip()  # clean_text redacts before it cuts
     except Exception:  # an undecodable body
         return ""
     return "" if text.startswith(("<", "{", "[")) else text.replace("{", "(").replace("}", ")")

@@ -11,6 +11,43 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from nemovideo_mcp.text.redact import redact
+
+# What one backend answer may hold: beyond this it is refused with `answer_too_large`, not parsed
+# into memory or walked by the timeline code (a 25 MB draft of 20,000 tracks stalled every other call).
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_TRACKS = 500
+MAX_SEGMENTS = 20_000
+
+
+def shape_problem(value: Any, *, max_depth: int = MAX_DEPTH) -> str | None:
+    """Why a parsed answer is too deep to handle, or None. Iterative: a deep answer cannot overflow the stack."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            return f"it is nested more than {max_depth} levels deep"
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return None
+
+
+def draft_problem(draft: Any) -> str | None:
+    """Why a draft is too large to read (tracks, segments, depth), or None."""
+    if not isinstance(draft, dict):
+        return None
+    tracks = draft.get("t")
+    if isinstance(tracks, list):
+        if len(tracks) > MAX_TRACKS:
+            return f"the timeline has {len(tracks):,} tracks (the limit is {MAX_TRACKS})"
+        segments = sum(len(t["sg"]) for t in tracks if isinstance(t, dict) and isinstance(t.get("sg"), list))
+        if segments > MAX_SEGMENTS:
+            return f"the timeline has {segments:,} clips (the limit is {MAX_SEGMENTS:,})"
+    return shape_problem(draft)
+
 
 class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -110,7 +147,7 @@ class RenderStatus(_Tolerant):
             size=output.get("size")
             if isinstance(output.get("size"), int) and not isinstance(output.get("size"), bool)
             else None,
-            error=str(error)[:300] if error else None,
+            error=redact(str(error))[:300] if error else None,  # redacted before the cut
         )
 
 

@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from nemovideo_mcp.backend.models import MAX_ANSWER_BYTES, draft_problem, shape_problem
+from nemovideo_mcp.text.redact import redact
+
 # A trailing apology after real work is noise the vendor docs tell us to drop.
 _TEMPORARY_ISSUE = re.compile(r"^\s*I encountered a temporary issue", re.IGNORECASE)
 
@@ -60,10 +63,14 @@ def parse_data(data: str) -> list[Event]:
     payload = data.strip()
     if not payload:
         return [Heartbeat()]
+    if len(payload) > MAX_ANSWER_BYTES:
+        return [Ignored("too large")]
     try:
         obj = json.loads(payload)
     except (ValueError, RecursionError):
         return [Ignored("not JSON")]
+    if shape_problem(obj) is not None:
+        return [Ignored("nested too deeply")]
     if not isinstance(obj, dict):
         return [Ignored("not an object")]
     if obj.get("type") == "heartbeat":
@@ -89,13 +96,19 @@ def parse_data(data: str) -> list[Event]:
     actions = obj.get("actions")
     delta = actions.get("stateDelta") if isinstance(actions, dict) else None
     if isinstance(delta, dict) and isinstance(delta.get("draft"), dict):
-        events.append(DraftUpdate(draft=delta["draft"]))
+        # An oversized draft is not carried along: the state fetched after the turn reports it in words.
+        if draft_problem(delta["draft"]) is None:
+            events.append(DraftUpdate(draft=delta["draft"]))
+        else:
+            events.append(Ignored("draft too large"))
     return events or [Ignored("no content")]
 
 
 def _short(value: object, limit: int = 500) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)[:limit]
-    return text[:limit]
+    # Redacted before the cut (half a token is still a secret) and before any caller reshapes it
+    # (a tool name has its underscores turned into spaces, which no token pattern would match).
+    text = value if isinstance(value, str) else json.dumps(value, default=str)[: limit * 4]
+    return redact(text)[:limit]
 
 
 @dataclass

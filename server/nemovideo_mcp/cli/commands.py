@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nemovideo_mcp import __version__
@@ -60,6 +64,11 @@ _NETWORK_CODES = {"network_error", "timeout"}
 
 
 def _parser() -> argparse.ArgumentParser:
+    return _parsers()[0]
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and each subcommand's parser (which reports its own usage errors)."""
     parser = argparse.ArgumentParser(
         prog="nemovideo-mcp",
         description="NemoVideo MCP server: make and edit videos from AI agents. Without a command it serves MCP "
@@ -128,13 +137,27 @@ def _parser() -> argparse.ArgumentParser:
     inst.add_argument(
         "--with-token",
         action="store_true",
-        help="copy NEMO_TOKEN from this shell into the config (claude-desktop, cursor; stored in plain text)",
+        help="copy NEMO_TOKEN from this shell into the config (claude-desktop, cursor; stored in plain text, "
+        "the file made private)",
     )
-    return parser
+    return parser, dict(sub.choices)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser, subcommands = _parsers()
+    args, extra = parser.parse_known_args(argv)
+    command = args.command
+    # An unknown option after a command is that command's mistake: show its usage, not the top level's.
+    owner = subcommands.get(command) if command else None
+    if extra:
+        (owner or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    if command == "generate" and owner is not None and not " ".join(args.instruction).strip():
+        owner.error("the instruction is empty: say what video to make or what to change")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parse(argv)
     command = args.command or "serve"
     try:
         if command == "demo":
@@ -218,18 +241,41 @@ def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:
     server = build_server(settings, error)
     if not http:
         if sys.stdin.isatty():
+            # A person started it by hand. The transport reads stdin in a thread that only a line ends, so
+            # the usual KeyboardInterrupt would wait for Enter: Ctrl-C ends the process at once instead.
+            signal.signal(signal.SIGINT, _quit_now)
             print(
                 "nemovideo-mcp is an MCP server: MCP clients start it and talk to it over stdin/stdout. "
                 "Try `nemovideo-mcp demo` or `nemovideo-mcp --help`; Ctrl-C quits.",
                 file=sys.stderr,
+                flush=True,
             )
         server.run("stdio")
         return EXIT_OK
-    from nemovideo_mcp.mcp.http_serve import serve_http
+    from nemovideo_mcp.mcp.http_serve import check_bind, serve_http
 
     secret = settings.http_secret.get_secret_value() if settings.http_secret else None
     try:
-        serve_http(server, host=host, port=port, allow_remote=allow_remote, secret=secret)
+        check_bind(host, allow_remote=allow_remote, secret=secret)
+        shown = f"[{host}]" if ":" in host else host
+        print(f"Serving MCP over streamable HTTP at http://{shown}:{port}/mcp; Ctrl-C stops it.", file=sys.stderr)
+        sys.stderr.flush()
+        interrupts: list[int] = []
+
+        def note_interrupt(signum: int, frame: object) -> None:
+            # uvicorn shuts down on Ctrl-C, then re-raises the signal here, and uvicorn.run swallows the
+            # KeyboardInterrupt: this note is what tells an interrupted server from one that ended.
+            interrupts.append(signum)
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGINT, note_interrupt)
+        try:
+            serve_http(server, host=host, port=port, allow_remote=allow_remote, secret=secret)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if interrupts:
+            print("Interrupted.", file=sys.stderr)
+            return EXIT_INTERRUPTED
     except NemoError as exc:
         print(exc.message, file=sys.stderr)
         return EXIT_SETTINGS
@@ -242,17 +288,32 @@ def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:
     return EXIT_OK
 
 
+def _quit_now(signum: int, frame: object) -> None:
+    """SIGINT at a terminal: nothing is connected to this stdio server, so leave without waiting for stdin."""
+    try:
+        sys.stderr.write("Interrupted.\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(EXIT_INTERRUPTED)
+
+
 def _seconds(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more seconds")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 60 or 0.5)") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or more seconds")
     return value
 
 
 def _port(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)") from None
     if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be a port number from 1 to 65535")
+        raise argparse.ArgumentTypeError(f"{text!r}: give a port number from 1 to 65535")
     return value
 
 
@@ -280,7 +341,8 @@ def _operation(args: argparse.Namespace) -> Callable[[NemoVideo, Reporter], Awai
         instruction = " ".join(args.instruction)
         return lambda service, report: service.generate(instruction, args.wait, report)
     if command == "upload":
-        return lambda service, report: service.upload(list(args.sources), report)
+        # At a terminal a relative path is relative to where the person stands (MCP clients: HOME).
+        return lambda service, report: service.upload(list(args.sources), report, base_dir=Path.cwd())
     if command == "state":
         return lambda service, report: service.state(args.job_id, args.wait, report)
     if command == "credits":
@@ -309,9 +371,12 @@ def _tool_command(args: argparse.Namespace) -> int:
         _print_outcome(args, out, err, None, ErrorInfo(code=error.code, message=error.message))
         return EXIT_SETTINGS
     operation = _operation(args)
+    started = time.time()
+    services: list[NemoVideo] = []
 
     async def run() -> tuple[BaseModel | None, ErrorInfo | None]:
         async with NemoVideo(settings) as service:
+            services.append(service)
             progress = _Progress(err, enabled=not args.quiet)
             with progress:
                 try:
@@ -323,6 +388,9 @@ def _tool_command(args: argparse.Namespace) -> int:
     info: ErrorInfo | None
     try:
         result, info = anyio.run(run)
+    except KeyboardInterrupt:
+        _print_interrupted(args, err, services[0] if services else None, started)
+        return EXIT_INTERRUPTED
     except NemoError as exc:
         result, info = None, ErrorInfo(code=exc.code, message=exc.message, backend_code=exc.backend_code)
     except OSError as exc:
@@ -336,7 +404,31 @@ def _tool_command(args: argparse.Namespace) -> int:
     if result is None:
         return exit_code_for("failed", info.code if info else None)
     result_error = getattr(result, "error", None)
-    return exit_code_for(getattr(result, "status", None), result_error.code if result_error else None)
+    code = exit_code_for(getattr(result, "status", None), result_error.code if result_error else None)
+    if code == EXIT_OK and getattr(result, "refused", None):
+        return EXIT_FAILED  # a partial upload: some of what was asked for is not there
+    return code
+
+
+def _print_interrupted(args: argparse.Namespace, err: Console, service: NemoVideo | None, started: float) -> None:
+    """Ctrl-C: say what this process leaves behind; a generate sent to NemoVideo goes on without it."""
+    from rich.text import Text
+
+    jobs = service.jobs.all() if service is not None and hasattr(service, "jobs") else []
+    generate = [j.record for j in jobs if j.record.kind == "generate" and j.record.started_at >= started - 1]
+    if args.command != "generate" or not generate:
+        err.print(Text("Interrupted."))
+        return
+    job_id = generate[-1].job_id
+    err.print(
+        Text(
+            f"Interrupted. The instruction was already sent (job {job_id}): NemoVideo keeps working on it and "
+            "charges its credits even though this command stopped, and the timeline changes when it is done. "
+            f"Follow it with `nemovideo-mcp state {job_id}`, or `nemovideo-mcp state` for the timeline in a "
+            "few minutes. Do not send it again: that would charge twice.",
+            style="yellow",
+        )
+    )
 
 
 def _print_outcome(
@@ -368,7 +460,10 @@ def _print_outcome(
         # This process ends now and its job with it; the backend keeps working on the instruction.
         out.print(Text(GENERATE_STOPPED_WAITING))
         return
-    out.print(Text(redact(str(getattr(result, "message", "")))))
+    if args.command == "upload" and isinstance(getattr(result, "files", None), list):
+        out.print(Text(redact(upload_text(result))))
+    else:
+        out.print(Text(redact(str(getattr(result, "message", "")))))
     if status == "running" and job_id:
         hint = (
             "nemovideo-mcp export --job-id " + job_id
@@ -379,6 +474,37 @@ def _print_outcome(
     path = getattr(result, "path", None)
     if path:
         err.print(Text("Saved: ", style="bold green") + Text(path))
+
+
+def human_size(size: int) -> str:
+    """50 KB, 3.4 MB, 1.2 GB: never "0.0 MB" for a small file."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024**2:
+        return f"{round(size / 1024)} KB"
+    if size < 1024**3:
+        return f"{size / 1024**2:.1f} MB"
+    return f"{size / 1024**3:.1f} GB"
+
+
+def upload_text(result: Any) -> str:
+    """The upload result for a person: each file with its type, length, size; then what was refused."""
+    lines = [f"Uploaded {len(result.files)} file(s):"] if result.files else ["Nothing was uploaded."]
+    for item in result.files:
+        parts = [item.type or "file"]
+        if item.duration_s:
+            parts.append(f"{item.duration_s:g} s")
+        if item.width and item.height:
+            parts.append(f"{item.width}x{item.height}")
+        if item.size_bytes:
+            parts.append(human_size(item.size_bytes))
+        lines.append(f"- {item.filename or item.source}: {', '.join(parts)}")
+    if result.refused:
+        lines.append("Not uploaded:")
+        lines += [f"- {refusal.message}" for refusal in result.refused]
+    if result.files:
+        lines.append("Next: describe the video with `nemovideo-mcp generate \"...\"`; the uploaded media will be used.")
+    return "\n".join(lines)
 
 
 GENERATE_STOPPED_WAITING = (

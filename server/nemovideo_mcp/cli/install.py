@@ -15,6 +15,7 @@ import copy
 import difflib
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -25,6 +26,8 @@ from typing import Any
 
 CLIENTS = ("claude-desktop", "cursor", "claude-code")
 PACKAGE = "nemovideo-mcp"
+# Where uvx gets the package until it is published on PyPI (what the snippets in manifests/clients/ use).
+GIT_SOURCE = "git+https://github.com/nemovideo/nemovideo-mcp"
 
 # What each client's snippet puts in `env` (see manifests/clients/): Cursor and Claude Code expand variables.
 CLIENT_ENV: dict[str, dict[str, str]] = {
@@ -43,6 +46,8 @@ class Plan:
     path: Path
     old_text: str | None
     new_text: str
+    # The new file holds a secret (--with-token): it and its backup are made readable by the owner only.
+    private: bool = False
 
     @property
     def changed(self) -> bool:
@@ -89,27 +94,88 @@ def _venv_script() -> Path | None:
     return None
 
 
+def _direct_url() -> dict[str, Any] | None:
+    """This installation's PEP 610 record (where pip, pipx or uv installed it from), if it has one."""
+    from importlib import metadata
+
+    try:
+        text = metadata.distribution(PACKAGE).read_text("direct_url.json")
+    except (metadata.PackageNotFoundError, OSError):
+        return None
+    try:
+        data = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("url"), str) else None
+
+
+def install_source(record: dict[str, Any] | None = None) -> str | None:
+    """What `uvx --from` needs to start this installation again; None when it came from a package index.
+
+    A checkout (`uvx --from .`, `pip install .`) gives its absolute folder, a git URL gives
+    `git+URL@commit`, an archive its path or URL.
+    """
+    record = record if record is not None else _direct_url()
+    if not record:
+        return None
+    url = str(record["url"])
+    vcs = record.get("vcs_info")
+    if isinstance(vcs, dict):
+        revision = vcs.get("commit_id") or vcs.get("requested_revision")
+        spec = f"{vcs.get('vcs', 'git')}+{url}"
+        return f"{spec}@{revision}" if revision else spec
+    if url.startswith("file:"):
+        from urllib.parse import urlsplit
+        from urllib.request import url2pathname
+
+        return str(Path(url2pathname(urlsplit(url).path)))
+    return url
+
+
+def _uvx_command(uvx: str) -> list[str]:
+    source = install_source()
+    if source is None:  # installed from the package index: uvx fetches the same package
+        return [str(Path(uvx).absolute()), PACKAGE]
+    if "://" not in source and "+" not in source.split("/", 1)[0] and not Path(source).exists():
+        raise InstallError(
+            f"This {PACKAGE} was installed from {source}, which no longer exists, so a client could not start it. "
+            f"Install it to stay (`pipx install <checkout>` or `python -m pip install <checkout>` in a virtual "
+            "environment) and run install from there."
+        )
+    return [str(Path(uvx).absolute()), "--from", source, PACKAGE]
+
+
 def resolve_command(use: str = "auto") -> list[str]:
-    """The absolute command (and arguments) a client should launch."""
+    """The absolute command (and arguments) a client should launch: one that starts this installation.
+
+    Inside uvx's throwaway environment that is uvx again, with `--from` the checkout or URL this
+    run came from (`uvx nemovideo-mcp` alone would fetch the package from the index instead).
+    """
     uvx = shutil.which("uvx")
     script = _venv_script()
     python = [str(Path(sys.executable).absolute()), "-m", "nemovideo_mcp"]
     if use == "uvx":
         if not uvx:
             raise InstallError("uvx is not on PATH. Install uv (https://docs.astral.sh/uv/) or use --use script.")
-        return [str(Path(uvx).absolute()), PACKAGE]
+        return _uvx_command(uvx)
     if use == "script":
         if script is None:
             raise InstallError(f"The {PACKAGE} console script was not found next to {sys.executable}.")
         return [str(script)]
     if use == "python":
         return python
-    if _is_ephemeral(sys.prefix) and uvx:
-        return [str(Path(uvx).absolute()), PACKAGE]
-    if script is not None and not _is_ephemeral(sys.prefix):
+    if _is_ephemeral(sys.prefix):
+        if not uvx:
+            raise InstallError(
+                f"This {PACKAGE} runs from a temporary environment and uvx is not on PATH, so a client could not "
+                "start it again. Put uvx on PATH, or install the package to stay (pipx or pip) and run install "
+                "from there."
+            )
+        return _uvx_command(uvx)
+    if script is not None:
         return [str(script)]
     if uvx:
-        return [str(Path(uvx).absolute()), PACKAGE]
+        return _uvx_command(uvx)
     return python
 
 
@@ -178,11 +244,39 @@ def plan_install(
     new_text = _dump(merge(config, name, entry, forced_env=forced_env))
     if old_text is not None and old_text.strip() and _dump(json.loads(old_text)) == new_text:
         new_text = old_text  # same content, different formatting: leave the file alone
-    return Plan(path=path, old_text=old_text, new_text=new_text)
+    return Plan(path=path, old_text=old_text, new_text=new_text, private=bool(forced_env))
+
+
+def _write_backup(path: Path) -> Path:
+    """A copy of *path* next to it, readable by the owner only: it may hold a token."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = path.with_name(f"{path.name}.bak-{stamp}")
+    counter = 1
+    while True:
+        try:
+            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+            break
+        except FileExistsError:
+            backup = path.with_name(f"{path.name}.bak-{stamp}-{counter}")
+            counter += 1
+    try:
+        with os.fdopen(fd, "wb") as handle, path.open("rb") as source:
+            shutil.copyfileobj(source, handle)
+        shutil.copystat(path, backup, follow_symlinks=True)
+        os.chmod(backup, 0o600)  # copystat copied the original's mode
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(backup)
+        raise
+    return backup
 
 
 def apply(plan: Plan) -> Path | None:
-    """Write the plan; returns the backup's path (None when the file did not exist or did not change)."""
+    """Write the plan; returns the backup's path (None when the file did not exist or did not change).
+
+    The backup is private (0600). The new file keeps the old one's mode, except that a file holding a
+    token (`plan.private`) is made private too.
+    """
     if not plan.changed:
         return None
     path = plan.path
@@ -190,15 +284,11 @@ def apply(plan: Plan) -> Path | None:
     backup: Path | None = None
     mode: int | None = None
     if path.exists():
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        backup = path.with_name(f"{path.name}.bak-{stamp}")
-        counter = 1
-        while backup.exists():
-            backup = path.with_name(f"{path.name}.bak-{stamp}-{counter}")
-            counter += 1
-        shutil.copy2(path, backup)
+        backup = _write_backup(path)
         mode = path.stat().st_mode & 0o777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    if plan.private:
+        mode = 0o600
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # created 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(plan.new_text)
@@ -231,7 +321,8 @@ def run_install(
         token = os.environ.get("NEMO_TOKEN", "").strip() if with_token and client != "claude-code" else None
         if with_token and client != "claude-code" and not token:
             raise InstallError("--with-token was given but NEMO_TOKEN is not set in this shell.")
-        entry = server_entry(client, resolve_command(use))
+        command = resolve_command(use)
+        entry = server_entry(client, command)
         plan = plan_install(path, name, entry, forced_env={"NEMO_TOKEN": token} if token else None)
         if dry_run:
             if plan.changed:
@@ -253,5 +344,15 @@ def run_install(
         out.print(f"Added the {name!r} server to {path}.")
         if backup is not None:
             out.print(f"Backup of the previous file: {backup}")
+        if plan.private:
+            out.print(Text("The file holds your token in plain text: it and its backup are private to you (0600)."))
         out.print(f"Restart {client.replace('-', ' ').title()} to load it.")
+    if client == "claude-code" and not config:
+        out.print(
+            Text(
+                f"Why there: Claude Code reads a project's servers from .mcp.json in the folder it is started in, and "
+                f"this is the current folder ({path.parent}). Run install from your project's folder, or pass "
+                f"--config PATH; for all your projects: `claude mcp add --scope user {name} -- {shlex.join(command)}`."
+            )
+        )
     return 0

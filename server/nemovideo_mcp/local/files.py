@@ -9,7 +9,9 @@ fail here, before any byte leaves the machine. So an upload path must:
 * not be hidden (no path component starting with ``.``) unless the user said so
   (``NEMO_ALLOW_HIDDEN_UPLOADS=1``), nor sit in a system folder;
 * be inside ``NEMO_UPLOAD_DIRS`` when the user set that list;
-* have an accepted extension **and** content whose leading bytes match it (images must decode);
+* have an accepted extension **and** content that matches it: the leading bytes, then the structure
+  (images decode; audio has consecutive valid frames; containers have their boxes, EBML or RIFF chunks);
+* contain no private-key or credential markers (``-----BEGIN``, ``PRIVATE KEY``, ``ssh-rsa``, ``AKIA...``);
 * be between 1 byte and 200 MB.
 
 Downloads get a sanitised file name and a never-overwriting final path.
@@ -35,7 +37,16 @@ from pydantic import BaseModel, PrivateAttr
 
 from nemovideo_mcp.errors import ErrorCode, NemoError
 from nemovideo_mcp.media.formats import ACCEPTED_EXTENSIONS, DESCRIPTIONS, FORMATS_IN_WORDS, MediaKind, backend_name
-from nemovideo_mcp.media.sniff import HEAD_BYTES, IMAGE_FAMILIES, extension_matches, image_problem, is_mp4, sniff_media
+from nemovideo_mcp.media.sniff import (
+    HEAD_BYTES,
+    IMAGE_FAMILIES,
+    extension_matches,
+    image_problem,
+    is_mp4,
+    secret_marker,
+    sniff_media,
+    structure_problem,
+)
 from nemovideo_mcp.text.clean import strip_invisible
 
 __all__ = [
@@ -50,8 +61,11 @@ __all__ = [
     "check_url",
     "claim_unique_path",
     "extension_matches",
+    "host_address",
+    "is_local_host",
     "is_mp4",
     "move_into_place",
+    "normalize_host",
     "open_upload",
     "resolve_inside",
     "safe_filename",
@@ -310,7 +324,9 @@ def check_upload_path(
     except FileNotFoundError:
         raise _refuse(
             "invalid_input",
-            f"There is no file at {shown} (relative paths are read from {base}). Check the path or give the full path.",
+            f"There is no file at {shown}"
+            + ("" if os.path.isabs(os.path.expanduser(raw)) or ":/" in raw else f" (relative paths start at {base})")
+            + ". Check the path or give the full path.",
         ) from None
     except PermissionError:
         raise _refuse(
@@ -366,6 +382,19 @@ def check_upload_path(
             "upload_refused",
             f"{shown} cannot be used: {problem}. Open it in an image viewer, save it again as JPG or PNG, and retry.",
         )
+    problem, secret = _inspect(resolved, shown, st, ext, family or "", size)
+    if secret:
+        raise _refuse(
+            "upload_refused",
+            f"{shown} contains what looks like a private key or a credential, so it was not uploaded. "
+            "Check that this is the right file.",
+        )
+    if problem is not None:
+        raise _refuse(
+            "upload_refused",
+            f"{shown} cannot be used: {problem}, so it was not uploaded. Check that this is the right file, or "
+            f"convert it to one of: {_FORMATS}.",
+        )
     filename = safe_filename(backend_name(given.name), default=f"upload.{ext}")
     candidate = UploadCandidate(
         path=resolved, size=size, kind=ACCEPTED_EXTENSIONS[ext], filename=filename, shown_name=given.name
@@ -395,6 +424,29 @@ def _read_head(path: Path, shown: str, expected: os.stat_result) -> tuple[bytes,
             raise _refuse("upload_refused", f"{shown} changed while it was being checked. Try again.")
         head = os.read(fd, HEAD_BYTES)
         return head, st.st_size
+    except OSError:
+        raise _refuse("invalid_input", f"{shown} cannot be read. Check the file's permissions.") from None
+    finally:
+        os.close(fd)
+
+
+def _inspect(
+    path: Path, shown: str, expected: os.stat_result, ext: str, family: str, size: int
+) -> tuple[str | None, bool]:
+    """(why the structure is wrong or None, whether a key/credential marker is inside), from the checked file."""
+    try:
+        fd = os.open(path, _open_flags())
+    except OSError:
+        raise _refuse("invalid_input", f"{shown} cannot be opened. Check the path and its permissions.") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
+            raise _refuse("upload_refused", f"{shown} changed while it was being checked. Try again.")
+        if not _IS_WINDOWS:
+            os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            problem = None if family in IMAGE_FAMILIES else structure_problem(handle, ext, family, size)
+            return problem, secret_marker(handle)
     except OSError:
         raise _refuse("invalid_input", f"{shown} cannot be read. Check the file's permissions.") from None
     finally:
@@ -478,15 +530,81 @@ def check_url(raw: str) -> str:
     return url
 
 
-def _is_local_host(host: str) -> bool:
-    name = host.lower().rstrip(".")
-    if name == "localhost" or name.endswith((".localhost", ".local", ".internal", ".lan")):
-        return True
+# Dots that IDNA (and so browsers and HTTP clients) treat as ".": ideographic, full-width, half-width.
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet", ".corp")
+
+
+def normalize_host(host: str) -> str:
+    """*host* as the network stack will see it: NFKC (full-width and circled digits become ASCII),
+    IDNA dots, lower case, no brackets, no trailing dot."""
+    name = unicodedata.normalize("NFKC", strip_invisible(host)).translate(_DOTS).strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    return name.rstrip(".")
+
+
+def _inet_aton_part(part: str) -> int | None:
+    """One part of a classic (BSD ``inet_aton``) IPv4 address: ``0x`` hex, leading-``0`` octal, or decimal."""
+    if not part:
+        return None
     try:
-        address = ipaddress.ip_address(name)
+        if part[:2] in ("0x", "0X"):
+            return int(part[2:], 16) if part[2:] else 0
+        if len(part) > 1 and part.startswith("0"):
+            return int(part, 8)
+        return int(part, 10) if part.isascii() and part.isdigit() else None
     except ValueError:
+        return None
+
+
+def host_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address *host* names, parsed the way the network stack does; ``None`` for a host name.
+
+    Besides dotted quads and IPv6 this reads what ``inet_aton`` and browsers accept: one to four
+    parts, each hex (``0x7f``), octal (``0177``) or decimal, the last part filling the remaining
+    bytes (``127.1``, ``2130706433``, ``0x7f000001``, ``0``); full-width digits count as digits.
+    """
+    name = normalize_host(host)
+    if not name:
+        return None
+    try:
+        address = ipaddress.ip_address(name.split("%", 1)[0])  # an IPv6 zone id does not change the address
+    except ValueError:
+        pass
+    else:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            return address.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
+        return address
+    parts = name.split(".")
+    if len(parts) > 4:
+        return None
+    numbers = [_inet_aton_part(p) for p in parts]
+    if any(n is None for n in numbers):
+        return None
+    values = [n for n in numbers if n is not None]
+    head, last = values[:-1], values[-1]
+    if any(n > 255 for n in head) or last >= 256 ** (4 - len(head)):
+        return None
+    value = 0
+    for n in head:
+        value = value << 8 | n
+    value = value << (8 * (4 - len(head))) | last
+    return ipaddress.IPv4Address(value)
+
+
+def is_local_host(host: str) -> bool:
+    """Whether *host* is this computer or a private, link-local or otherwise non-public address."""
+    name = normalize_host(host)
+    if not name or name == "localhost" or name.endswith(_LOCAL_SUFFIXES):
+        return True
+    address = host_address(name)
+    if address is None:
         return False
-    return not address.is_global
+    return not address.is_global or address.is_multicast
+
+
+_is_local_host = is_local_host  # the old private name, kept for callers inside this module
 
 
 # --- file names and download paths ------------------------------------------------

@@ -22,7 +22,7 @@ from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent, T
 from pydantic import BaseModel, Field
 
 from nemovideo_mcp import __version__
-from nemovideo_mcp.app.jobs import UNEXPECTED, Reporter
+from nemovideo_mcp.app.jobs import UNEXPECTED
 from nemovideo_mcp.app.results import (
     CreditsResult,
     ErrorInfo,
@@ -133,11 +133,12 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         ctx: Context[NemoVideo],
         wait_seconds: WaitSeconds = None,
     ) -> Annotated[CallToolResult, GenerateResult]:
-        service = ctx.request_context.lifespan_context
+        service, progress = ctx.request_context.lifespan_context, _reporter(ctx)
         return await _run(
             service,
-            lambda: service.generate(instruction, wait_seconds, _reporter(ctx)),
+            lambda: service.generate(instruction, wait_seconds, progress),
             lambda e: GenerateResult(status="failed", message=e.message, error=e),
+            progress,
         )
 
     @server.tool(
@@ -172,8 +173,9 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         title="Show the timeline or a job",
         description=(
             "Show the current timeline (tracks, clips, music, titles) as a summary plus the raw draft, and the "
-            "background jobs. With job_id, wait for that job (a generate or export that returned status "
-            "'running') and return its result. Free and read-only."
+            "background jobs (also ones NemoVideo may still run after a restart), and the media uploaded to the "
+            "project (generate may use any of it). With job_id, wait for that job (a generate or export that "
+            "returned status 'running') and return its result. Free and read-only."
         ),
         annotations=ToolAnnotations(
             read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
@@ -186,11 +188,12 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         ] = None,
         wait_seconds: WaitSeconds = None,
     ) -> Annotated[CallToolResult, StateResult]:
-        service = ctx.request_context.lifespan_context
+        service, progress = ctx.request_context.lifespan_context, _reporter(ctx)
         return await _run(
             service,
-            lambda: service.state(job_id, wait_seconds, _reporter(ctx)),
+            lambda: service.state(job_id, wait_seconds, progress),
             lambda e: StateResult(message=e.message, error=e),
+            progress if job_id else None,
         )
 
     @server.tool(
@@ -235,13 +238,14 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         wait_seconds: WaitSeconds = None,
         cancel: Annotated[bool, Field(description="Cancel the running export instead.")] = False,
     ) -> Annotated[CallToolResult, ExportResult]:
-        service = ctx.request_context.lifespan_context
+        service, progress = ctx.request_context.lifespan_context, _reporter(ctx)
         return await _run(
             service,
             lambda: service.export(
-                job_id=job_id, filename=filename, wait_seconds=wait_seconds, cancel=cancel, report=_reporter(ctx)
+                job_id=job_id, filename=filename, wait_seconds=wait_seconds, cancel=cancel, report=progress
             ),
             lambda e: ExportResult(status="failed", message=e.message, error=e),
+            progress,
         )
 
     @server.resource(
@@ -255,7 +259,7 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         import anyio
 
         service = ctx.request_context.lifespan_context
-        path = await anyio.to_thread.run_sync(service.exported_file, name)
+        path = await service.exported_file(name)
         if path is None:
             raise ResourceError("No such export. Only files saved by export in the export folder can be read.")
         if (await anyio.Path(path).stat()).st_size > MAX_RESOURCE_BYTES:
@@ -269,7 +273,10 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
 
 
 async def _run(
-    service: NemoVideo, call: Callable[[], Awaitable[BaseModel]], on_error: Callable[[ErrorInfo], BaseModel]
+    service: NemoVideo,
+    call: Callable[[], Awaitable[BaseModel]],
+    on_error: Callable[[ErrorInfo], BaseModel],
+    progress: ProgressReporter | None = None,
 ) -> CallToolResult:
     """Run a service call and turn its result, or its `NemoError`, into a tool result."""
     try:
@@ -282,6 +289,10 @@ async def _run(
         # A bug of ours: the agent still gets a sentence it can act on, the details go to the log.
         log.exception("tool failed unexpectedly")
         return _to_result(on_error(UNEXPECTED), is_error=True)
+    status = getattr(result, "status", None) or getattr(getattr(result, "job", None), "status", None)
+    if progress is not None and status != "running":
+        # Finished (either way): the bar reaches its total. A job still running leaves it where it is.
+        await progress.finish("Done." if status != "failed" else "Finished with a problem.")
     failed = getattr(result, "error", None) is not None and getattr(result, "status", "failed") == "failed"
     return _to_result(result, is_error=failed)
 
@@ -321,26 +332,56 @@ def _resource_links(data: dict[str, Any]) -> list[ResourceLink]:
     return links
 
 
-def _reporter(ctx: Context[Any]) -> Reporter:
-    meta = ctx.request_context.meta or {}
-    has_token = meta.get("progress_token") is not None or meta.get("progressToken") is not None
+PROGRESS_TOTAL = 100.0
+# Percentages and small steps share 0-99: the last step to the total is kept for the end of the call,
+# so a bar never reads "done" while the download is still running.
+_PROGRESS_CAP = 99.0
 
-    last = 0.0
 
-    async def report(message: str, progress: float | None = None) -> None:
-        nonlocal last
+class ProgressReporter:
+    """Relays a job's progress as MCP progress: rising, always with a total, within it, and reaching it at the end.
+
+    A job that reports percentages (a render) moves the bar by them; one that does not (a generation) moves
+    it by steps that halve the distance to the cap, so it keeps rising without ever claiming to be done.
+    """
+
+    def __init__(self, ctx: Context[Any]) -> None:
+        self._ctx = ctx
+        meta = ctx.request_context.meta or {}
+        self._has_token = meta.get("progress_token") is not None or meta.get("progressToken") is not None
+        self.last = 0.0
+
+    def _next(self, progress: float | None) -> float | None:
+        if progress is not None:
+            target = round(max(0.0, min(100.0, progress)) * _PROGRESS_CAP / 100.0, 2)
+            if target > self.last:
+                return target
+        step = round(self.last + (_PROGRESS_CAP - self.last) / 10, 2)
+        return step if step > self.last else None
+
+    async def __call__(self, message: str, progress: float | None = None) -> None:
         message = redact(message)
-        # MCP progress must increase with every notification: a percentage when there is a new one,
-        # else a small step (total only while the value still reads as a percentage).
-        value = round(progress, 1) if progress is not None else None
-        last = value if value is not None and value > last else round(last + 0.1, 1)
-        # A no-op when the client sent no progress token.
-        await ctx.report_progress(last, total=100 if last <= 100 else None, message=message)
-        if not has_token:
-            # Without a token, a log message is the only channel (delivered where the client opted in).
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with contextlib.suppress(Exception):
-                    await ctx.info(message)
+        value = self._next(progress)
+        if value is not None:
+            self.last = value
+            # A no-op when the client sent no progress token.
+            await self._ctx.report_progress(value, total=PROGRESS_TOTAL, message=message)
+        if not self._has_token or value is None:
+            # Without a token (or with nothing new to count) a log message is the channel.
+            await self._log(message)
 
-    return report
+    async def finish(self, message: str) -> None:
+        """The call is over: bring the bar to its total, once."""
+        if self.last < PROGRESS_TOTAL:
+            self.last = PROGRESS_TOTAL
+            await self._ctx.report_progress(PROGRESS_TOTAL, total=PROGRESS_TOTAL, message=redact(message))
+
+    async def _log(self, message: str) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with contextlib.suppress(Exception):
+                await self._ctx.info(message)
+
+
+def _reporter(ctx: Context[Any]) -> ProgressReporter:
+    return ProgressReporter(ctx)

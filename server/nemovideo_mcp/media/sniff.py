@@ -7,7 +7,10 @@ picture that cannot be shown is refused at upload with its name, whichever backe
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from nemovideo_mcp.media.formats import extension
 
@@ -122,3 +125,202 @@ def image_problem(path: Path) -> str | None:
 def content_matches(path: Path, head: bytes) -> bool:
     """The cheap family check for the name's extension (the image decode is separate)."""
     return extension_matches(extension(path.name), sniff_media(head))
+
+
+# --- beyond the first bytes: the structure the name promises, and no secrets inside ---------------------
+
+#: Byte strings that appear in keys and credentials and (practically) never in media. Compressed media is
+#: random-looking, so each marker is long enough (>= 8 bytes, or a pattern) not to occur by chance.
+SECRET_MARKERS: tuple[bytes, ...] = (
+    b"-----BEGIN",
+    b"PRIVATE KEY",
+    b"ssh-rsa ",
+    b"ssh-ed25519 ",
+    b"ssh-dss ",
+    b"ecdsa-sha2-nistp",
+    b"nmv_usr_",
+    b"clm_",  # NemoVideo claim tokens; 4 bytes, so only with a following run of token characters (below)
+    "-----BEGIN".encode("utf-16-le"),
+    "PRIVATE KEY".encode("utf-16-le"),
+)
+_SECRET_PATTERN = re.compile(
+    b"|".join(re.escape(m) for m in SECRET_MARKERS if m != b"clm_")
+    + rb"|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|clm_[A-Za-z0-9_]{16}"
+)
+_SCAN_CHUNK = 1 << 20
+_SCAN_OVERLAP = 64
+STRUCTURE_BYTES = 1 << 20  # how much of an audio file is searched for its frames
+
+
+def secret_marker(handle: BinaryIO) -> bool:
+    """Whether the open file contains a key or credential marker anywhere (reads it whole, in chunks)."""
+    handle.seek(0)
+    tail = b""
+    while chunk := handle.read(_SCAN_CHUNK):
+        if _SECRET_PATTERN.search(tail + chunk):
+            return True
+        tail = chunk[-_SCAN_OVERLAP:]
+    return False
+
+
+def _id3_end(data: bytes) -> int:
+    """Offset just after a leading ID3v2 tag (0 when there is none)."""
+    if len(data) < 10 or not data.startswith(b"ID3") or any(b & 0x80 for b in data[6:10]):
+        return 0
+    size = (data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9]
+    return 10 + size + (10 if data[5] & 0x10 else 0)
+
+
+_MPEG_BITRATES = {  # kbit/s by (version is MPEG-1, layer) and index 1..14
+    (True, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _mpeg_frame_length(h: bytes) -> int | None:
+    """Length of the MPEG audio frame whose 4-byte header is *h*, or None if it is not one."""
+    if len(h) < 4 or h[0] != 0xFF or h[1] & 0xE0 != 0xE0:
+        return None
+    version, layer_bits = (h[1] >> 3) & 3, (h[1] >> 1) & 3
+    bitrate_index, rate_index, padding = h[2] >> 4, (h[2] >> 2) & 3, (h[2] >> 1) & 1
+    if version == 1 or layer_bits == 0 or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    layer = 4 - layer_bits
+    mpeg1 = version == 3
+    bitrate = _MPEG_BITRATES[(mpeg1, layer)][bitrate_index - 1] * 1000
+    rate = _MPEG_RATES[version][rate_index]
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    return (144 if mpeg1 or layer == 2 else 72) * bitrate // rate + padding
+
+
+def _adts_frame_length(h: bytes) -> int | None:
+    if len(h) < 7 or h[0] != 0xFF or h[1] & 0xF6 != 0xF0 or (h[2] >> 2) & 0xF > 12:
+        return None
+    length = ((h[3] & 3) << 11) | (h[4] << 3) | (h[5] >> 5)
+    return length if length >= 7 else None
+
+
+def _frames_found(data: bytes, start: int, frame_length: Callable[[bytes], int | None], total: int) -> bool:
+    """Three consecutive valid frames (or two that end exactly at the end of a tiny file), near *start*."""
+    for offset in range(start, min(len(data), start + 4096)):
+        position, count = offset, 0
+        while count < 3:
+            length = frame_length(data[position : position + 7])
+            if length is None:
+                break
+            position += length
+            count += 1
+            if position >= total:  # a short file: two frames that end exactly where the file does
+                return position == total and count >= 2
+        if count >= 3:
+            return True
+    return False
+
+
+def _iso_boxes_ok(handle: BinaryIO, size: int) -> bool:
+    """The top-level ISO-BMFF boxes tile the file and include real content (`moov` or `mdat`)."""
+    offset, seen = 0, set()
+    for _ in range(4096):
+        if offset >= size:
+            break
+        handle.seek(offset)
+        header = handle.read(16)
+        if len(header) < 8:
+            return False
+        box_size, box_type = int.from_bytes(header[:4], "big"), header[4:8]
+        if not all(0x20 <= b < 0x7F for b in box_type):
+            return False
+        if box_size == 1:
+            if len(header) < 16:
+                return False
+            box_size = int.from_bytes(header[8:16], "big")
+        elif box_size == 0:
+            box_size = size - offset  # "to the end of the file"
+        if box_size < 8:
+            return False
+        seen.add(box_type)
+        offset += box_size
+    return bool(seen & {b"moov", b"mdat", b"moof"})
+
+
+def _ebml_ok(data: bytes) -> bool:
+    """An EBML header naming a webm/matroska DocType, followed by a Segment."""
+
+    def vint(at: int) -> tuple[int, int] | None:
+        if at >= len(data) or data[at] == 0:
+            return None
+        width = 8 - data[at].bit_length() + 1
+        value = data[at] & (0xFF >> width)
+        for b in data[at + 1 : at + width]:
+            value = value << 8 | b
+        return (value, width) if at + width <= len(data) else None
+
+    found = vint(4)
+    if found is None:
+        return False
+    header_size, width = found
+    body_start = 4 + width
+    body = data[body_start : body_start + header_size]
+    at = body.find(b"\x42\x82")
+    if at < 0 or at + 3 > len(body):
+        return False
+    doc_len = body[at + 2] & 0x7F if body[at + 2] & 0x80 else None
+    if doc_len is None:
+        return False
+    doctype = body[at + 3 : at + 3 + doc_len]
+    return doctype in (b"webm", b"matroska") and data[body_start + header_size :].startswith(b"\x18\x53\x80\x67")
+
+
+def _riff_ok(data: bytes, size: int, form: bytes) -> bool:
+    declared = int.from_bytes(data[4:8], "little")
+    if data[:4] == b"RIFF" and not (4 <= declared <= size + 1024):
+        return False
+    chunks: set[bytes] = set()
+    offset = 12
+    while offset + 8 <= len(data) and len(chunks) < 64:
+        chunk_id, chunk_size = data[offset : offset + 4], int.from_bytes(data[offset + 4 : offset + 8], "little")
+        if not all(0x20 <= b < 0x7F for b in chunk_id):
+            return False
+        chunks.add(chunk_id if chunk_id != b"LIST" else b"LIST" + data[offset + 8 : offset + 12])
+        if chunk_id in (b"data", b"movi") or (chunk_id == b"LIST" and data[offset + 8 : offset + 12] == b"movi"):
+            break
+        offset += 8 + chunk_size + (chunk_size & 1)
+    if form == b"WAVE":
+        return b"fmt " in chunks and (b"data" in chunks or data[:4] != b"RIFF")
+    return b"LISThdrl" in chunks
+
+
+def structure_problem(handle: BinaryIO, ext: str, family: str, size: int) -> str | None:
+    """Why the open file is not really what its extension says, beyond the first bytes; None when it is.
+
+    Audio: consecutive valid MPEG or ADTS frames after any ID3 tag. Video: the ISO-BMFF boxes tile the
+    file and hold media, an EBML header with a webm/matroska DocType and a Segment, or RIFF chunks
+    (``fmt ``/``data`` for WAV, ``hdrl`` for AVI). Images are decoded separately (:func:`image_problem`).
+    Reads at most about a megabyte.
+    """
+    ext = ext.lower().lstrip(".")
+    handle.seek(0)
+    data = handle.read(STRUCTURE_BYTES)
+    if family in ("mp3", "aac", "id3"):
+        start, base = _id3_end(data), 0
+        if start >= len(data) - 16 and size > start:  # a large tag (cover art): read from after it
+            handle.seek(start)
+            data, base, start = handle.read(STRUCTURE_BYTES), start, 0
+        parser = _adts_frame_length if ext == "aac" else _mpeg_frame_length
+        if not _frames_found(data, start, parser, size - base):
+            return "no audio frames were found in it"
+        return None
+    if family == "isobmff":
+        return None if _iso_boxes_ok(handle, size) else "its video container is damaged or holds no media"
+    if family == "ebml":
+        return None if _ebml_ok(data) else "it is not a valid WebM/Matroska file"
+    if family in ("wav", "avi"):
+        form = b"WAVE" if family == "wav" else b"AVI "
+        return None if _riff_ok(data, size, form) else "its RIFF structure is damaged or holds no media"
+    return None

@@ -12,6 +12,8 @@ through :func:`clean_text`, which removes what can hide or disguise content:
   long runs of variation selectors, all usable to smuggle hidden instructions;
 * lone surrogates and non-characters, which break UTF-8 encoding later on.
 
+Secrets are redacted first (:func:`~nemovideo_mcp.text.redact.redact`), before any cut.
+
 Normal text - accents, CJK, Arabic, emoji (including ZWJ sequences such as
 family emoji) - is kept as is.
 """
@@ -19,6 +21,8 @@ family emoji) - is kept as is.
 from __future__ import annotations
 
 import re
+
+from nemovideo_mcp.text.redact import redact
 
 __all__ = ["DEFAULT_LIMIT", "clean_text", "strip_invisible"]
 
@@ -116,7 +120,9 @@ def clean_text(text: str, *, limit: int = DEFAULT_LIMIT) -> str:
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     limit = max(int(limit), 0)
-    text = strip_invisible(text)
+    # Secrets go first, before anything could cut a token in half or turn it into something that no longer
+    # looks like one; and again after invisible characters are gone (they can split a token to hide it).
+    text = redact(strip_invisible(redact(text)))
     text = _TRAILING_WS.sub("", text)
     text = _BLANK_RUN.sub("\n\n", text)
     text = text.strip("\n").rstrip()

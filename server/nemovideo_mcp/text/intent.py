@@ -175,6 +175,7 @@ _EXPORT_ZH = rf"""(?:
     | 给我\s*{_RESULT_ZH}
     | (?:导出|下载)(?:链接|地址)
     | (?:export|download|render)\s*{_RESULT_ZH}
+    | (?:把|将)?\s*{_RESULT_ZH}?\s*(?:export|download|render)(?:来|出来|下来)?
     )"""
 _EXPORT_ZH_QUESTION = r"(?:怎么|如何|怎样|在哪里?|在哪儿)(?:导出|下载|保存)(?:视频|成片)?|视频(?:在哪里?|呢)"
 
@@ -266,6 +267,49 @@ _KEYWORDS = re.compile(
 )
 
 
+# Unsure between a free action and a paid one, take the free one: a question (not an instruction) about
+# credits, the timeline or the export is answered by that free action. Misrouting it costs the user nothing;
+# sending it to the stream costs credits. A question that asks for work ("can you add ...?") still goes to the
+# stream, unless it asks what that work would cost ("how many credits will an edit cost?").
+_QUESTION = re.compile(
+    r"[?？]\s*$|^(?:do|does|did|is|are|am|can|could|will|would|should|how|what|what's|when|where|which|have|has)\b"
+    r"|吗\s*[?？]?\s*$|么\s*[?？]?\s*$|多少|够不够|是否|几条|几个|有没有"
+)
+_ASKS_FOR_WORK = re.compile(
+    r"(?<![a-z])(?:make|create|generate|add|put|insert|change|edit|replace|remove|delete|cut|trim|turn|write|produce"
+    r"|design|film|animate|apply|set|shorten|lengthen|speed|slow|swap|move|mute|fade)(?![a-z])"
+    r"|做|生成|制作|添加|加上|加入|改成|换成|删|剪"
+)
+# Chinese characters are word characters, so \b never falls between "视频" and "download": ASCII edges.
+_CREDIT_WORDS = re.compile(r"(?<![a-z])(?:credits?|balance)(?![a-z])|积分|余额|点数|额度")
+_COST_WORDS = re.compile(
+    r"(?<![a-z])(?:cost|costs|price|afford|charge[sd]?|pay|free|enough|run\s+out)(?![a-z])"
+    r"|够|多少积分|要多少|花多少|费用|免费|收费|多少钱"
+)
+_STATE_WORDS = re.compile(r"(?<![a-z])(?:timeline|tracks?|status|progress|draft)(?![a-z])|时间线|时间轴|轨道|状态|进度")
+_EXPORT_WORDS = re.compile(
+    r"(?<![a-z])(?:export(?:ing|ed)?|download(?:ing|ed)?|render(?:ing|ed)?)(?![a-z])|导出|下载|渲染"
+)
+
+
+def _free_question(text: str) -> Intent | None:
+    """The free action a question is about, or None when it is not a question about one."""
+    if not _QUESTION.search(text):
+        return None
+    work = bool(_ASKS_FOR_WORK.search(text))
+    if _COST_WORDS.search(text) and (_CREDIT_WORDS.search(text) or _EXPORT_WORDS.search(text) or work):
+        return "credits"  # "what would it cost": the balance, and the cost rules in the credits answer
+    if work:
+        return None
+    if _CREDIT_WORDS.search(text):
+        return "credits"
+    if _STATE_WORDS.search(text):
+        return "state"  # also "is the timeline ready to export?": the state says whether it is
+    if _EXPORT_WORDS.search(text):
+        return "export"
+    return None
+
+
 def _is_export_command(text: str) -> bool:
     return bool(_EXPORT.fullmatch(text))
 
@@ -310,6 +354,9 @@ def route(text: str) -> Route:
         return Route(intent="state", reason=f"state: the message asks for the timeline/status ('{_shown(core)}')")
 
     follow_up = _ends_with_export(core)
+    asked = None if sources or follow_up else _free_question(_normalise(raw))
+    if asked is not None:
+        return Route(intent=asked, reason=f"{asked}: a question about it, answered for free ('{_shown(core)}')")
     if follow_up:
         reason = f"generate: an instruction followed by an export command ('{follow_up}')"
     elif sources and _UPLOAD_WORD.search(core):

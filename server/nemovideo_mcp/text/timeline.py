@@ -30,10 +30,13 @@ __all__ = [
     "Track",
     "TrackKind",
     "TrackSummary",
+    "VideoFormat",
     "diff_drafts",
     "parse_draft",
+    "project_title",
     "summarize",
     "track_summaries",
+    "video_format",
 ]
 
 TrackKind = Literal["video", "audio", "text", "unknown"]
@@ -373,14 +376,90 @@ def _describe(s: TrackSummary) -> str:
     return f"{_title_part(s)} ({', '.join(details)})"
 
 
-def summarize(d: Draft) -> str:
-    """The documented one-liner, e.g.
-    ``Timeline (2 tracks): 1. Video: city timelapse (0-10s) 2. BGM: Lo-fi (0-10s, 35%)``."""
+class VideoFormat(BaseModel):
+    """The output format as the draft (or the session's canvas) states it; None where nobody says."""
+
+    width: int | None = None
+    height: int | None = None
+    aspect: str | None = Field(default=None, description='"16:9", "9:16", "1:1"...')
+    fps: float | None = None
+
+    def text(self) -> str:
+        """ "1920x1080, 16:9, 30 fps"; only the parts that are known."""
+        parts = []
+        if self.width and self.height:
+            parts.append(f"{self.width}x{self.height}")
+        if self.aspect:
+            parts.append(self.aspect)
+        if self.fps:
+            parts.append(f"{_seconds(self.fps)} fps")
+        return ", ".join(parts)
+
+
+_ASPECTS = {16 / 9: "16:9", 9 / 16: "9:16", 1.0: "1:1", 4 / 5: "4:5", 5 / 4: "5:4", 4 / 3: "4:3", 3 / 4: "3:4",
+            21 / 9: "21:9"}  # fmt: skip
+_MAX_PIXELS = 100_000
+
+
+def _pixels(value: object) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None and number == int(number) and 0 < number <= _MAX_PIXELS else None
+
+
+def _aspect(width: int | None, height: int | None, stated: object) -> str | None:
+    if isinstance(stated, str) and len(stated) <= 10 and stated.count(":") == 1:
+        left, right = (part.strip() for part in stated.split(":"))
+        if left.isdigit() and right.isdigit():
+            return f"{int(left)}:{int(right)}"
+    if not width or not height:
+        return None
+    ratio = width / height
+    # 1080x1920 and 720x1280 are 9:16 even where rounding made them 1078x1920: name the nearest common ratio.
+    near = min(_ASPECTS, key=lambda r: abs(r - ratio))
+    if abs(near - ratio) / near < 0.02:
+        return _ASPECTS[near]
+    divisor = math.gcd(width, height)
+    return f"{width // divisor}:{height // divisor}"
+
+
+def video_format(d: Draft, canvas: object = None) -> VideoFormat:
+    """Resolution, aspect and frame rate from the draft's metadata, else from the session's canvas settings."""
+    sources = [d.m, _meta(canvas)]
+    width = next((w for m in sources if (w := _pixels(m.get("width"))) is not None), None)
+    height = next((h for m in sources if (h := _pixels(m.get("height"))) is not None), None)
+    fps = next((f for m in sources if (f := _number(m.get("fps"))) is not None and 0 < f <= 1000), None)
+    stated = next((a for m in sources if (a := m.get("aspect") or m.get("aspect_ratio"))), None)
+    return VideoFormat(width=width, height=height, aspect=_aspect(width, height, stated), fps=fps)
+
+
+def summarize(d: Draft, canvas: object = None) -> str:
+    """The documented one-liner plus the format, e.g.
+    ``Timeline (2 tracks): 1. Video: city timelapse (0-10s) 2. BGM: Lo-fi (0-10s, 35%). Format: 1920x1080, 16:9,
+    30 fps.``"""
     summaries = track_summaries(d)
     if not summaries:
         return "Timeline is empty (no tracks yet)."
     count = f"{len(summaries)} track" + ("" if len(summaries) == 1 else "s")
-    return f"Timeline ({count}): " + " ".join(f"{s.index}. {_describe(s)}" for s in summaries)
+    line = f"Timeline ({count}): " + " ".join(f"{s.index}. {_describe(s)}" for s in summaries)
+    shape = video_format(d, canvas).text()
+    return f"{line}. Format: {shape}." if shape else line
+
+
+# Titles that name no project: a file called "project.mp4" says nothing.
+_GENERIC_TITLES = {"project", "untitled", "untitled project", "new project", "draft", "video", "my video"}
+
+
+def project_title(d: Draft) -> str | None:
+    """The project's title for people (and file names): the draft's title, else the text of its title track."""
+    candidates = [d.m.get("title"), d.m.get("name")]
+    for track in d.t:
+        if track.kind == "text" and "title" in _roles(track):
+            candidates += [_first_name(seg.m) for seg in track.sg]
+    for value in candidates:
+        name = _clean_name(value)
+        if name and name.strip().lower() not in _GENERIC_TITLES:
+            return name
+    return None
 
 
 # --- diff ----------------------------------------------------------------------------------

@@ -409,6 +409,8 @@ async def render_status(request: Request, call: Call) -> Response:
     if status == "completed" and path is None:
         status, error = "failed", "Render worker crashed: could not encode the video"
     url = None if emu.render_url_missing else f"{_base_url(request)}/cdn/renders/{job.id}.mp4"
+    if url is not None and emu.render_url_override is not None:
+        url = emu.render_url_override
     if emu.render_shape == "flat":
         flat: dict[str, Any] = {"taskId": job.id, "status": status, "progress": job.progress}
         if status == "completed" and path is not None:

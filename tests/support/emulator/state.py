@@ -234,6 +234,8 @@ class Emulator:
         self.omit_user_id_in_session = False
         self.render_shape: RenderShape = "wrapped"
         self.render_url_missing = False
+        # A render URL elsewhere (another local service, say) instead of this emulator's own CDN.
+        self.render_url_override: str | None = None
         self.render_never_finishes = False
         self.render_seconds = 45.0
         self.render_seconds_range: tuple[float, float] | None = None
