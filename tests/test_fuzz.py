@@ -269,10 +269,11 @@ def _check_result(name: str, args: dict[str, Any], result: Any) -> None:
     record_output(result)
     text = text_of(result)
     assert "Traceback" not in text, (name, args, text)
-    if "Error executing tool" in text:
-        # The SDK's wording for arguments that fail validation: fine when pydantic names the argument.
-        # Anything else with that prefix is a crash whose detail went only to the log.
-        assert "validation error" in text, (name, args, text)
+    # Arguments that fail validation are told in words naming the argument, never in pydantic's wording;
+    # "Error executing tool" would be a crash whose detail went only to the log.
+    assert "Error executing tool" not in text and "validation error" not in text, (name, args, text)
+    if result.is_error and "was not made" in text:
+        assert result.structured_content["error"]["code"] == "invalid_input", (name, args, text)
         assert any(arg in text for arg in ARGUMENTS[name]), (name, args, text)
     if result.is_error:
         assert text.strip(), (name, args)

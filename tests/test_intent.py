@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -33,11 +34,24 @@ def test_phrase_routes_as_labelled(case: dict) -> None:
     assert got.reason
 
 
-def test_report(capsys: pytest.CaptureFixture[str]) -> None:
+class _ReportPlugin:
+    """Prints the intent report in pytest's closing summary, not in the middle of the progress dots."""
+
+    def __init__(self, report: str) -> None:
+        self.report = report
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        terminalreporter.section("intent router corpus")
+        for line in self.report.splitlines():
+            terminalreporter.write_line(line)
+
+
+def test_report(request: pytest.FixtureRequest) -> None:
     outcomes = evaluate(CASES)
     report = intent_report(outcomes)
-    with capsys.disabled():  # shown with -s, and in the closing note
-        print("\n" + report)
+    manager = request.config.pluginmanager
+    if not manager.has_plugin("intent-report"):
+        manager.register(_ReportPlugin(report), "intent-report")
     assert all(o.ok for o in outcomes), report
     assert not [o for o in outcomes if "negative" in o.case.get("tags", []) and not o.intent_ok]
     for intent, (precision, recall, _) in precision_recall(outcomes).items():
@@ -115,3 +129,17 @@ def test_held_out_questions_never_open_the_paid_stream() -> None:
     assert paid == [], f"questions about a free action routed to the paid stream: {paid}"
     for text in ("do I have enough credits for another video?", "帮我export一下视频"):  # the two from issue 12
         assert route(text).intent != "generate"
+
+
+def test_the_report_comes_after_the_progress_not_inside_it() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::test_report"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    out = proc.stdout
+    assert proc.returncode == 0, out
+    assert out.index("[100%]") < out.index("intent router corpus") < out.index("1 passed"), out

@@ -571,3 +571,24 @@ async def test_the_journal_never_holds_backend_secrets_or_render_urls(settings: 
     assert leaked not in journal
     assert url and url not in journal and "/cdn/renders/" not in journal
     assert json.loads(journal)["jobs"]
+
+
+async def test_state_with_an_export_job_id_only_looks(settings: Settings, emu: Emulator) -> None:
+    """state is annotated read-only: after a restart it reports an interrupted export, it never resumes one."""
+    emu.render_seconds = 300
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        started = await client.call_tool("export", {"wait_seconds": 0})
+        job_id = started.structured_content["job_id"]
+        with anyio.fail_after(30):
+            while not emu.renders:
+                await anyio.sleep(0.01)
+    await anyio.sleep(0.5)  # the render finishes at the backend while no server follows it
+    async with inprocess(settings) as client:
+        looked = await client.call_tool("state", {"job_id": job_id, "wait_seconds": 1})
+        saved_by_state = list(settings.export_dir.glob("*.mp4"))
+        resumed = await client.call_tool("export", {"job_id": job_id, "wait_seconds": 30})
+    assert looked.structured_content["job"]["status"] == "interrupted", text_of(looked)
+    assert saved_by_state == []
+    assert resumed.structured_content["status"] == "succeeded", text_of(resumed)
+    assert len(emu.renders) == 1

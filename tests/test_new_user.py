@@ -197,3 +197,20 @@ async def test_state_lists_the_projects_uploaded_media(
     text = text_of(state)
     assert "Media in this project (2)" in text and "photo1.png" in text
     assert "fresh project" in text and "session.json" in text  # how to start without them
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_argument_errors_are_words_with_a_code(settings: Settings, mode: str) -> None:
+    async with inprocess(settings, mode=mode) as client:
+        empty = await client.call_tool("generate", {"instruction": ""})
+        wrong = await client.call_tool("export", {"wait_seconds": "soon", "bogus": 1})
+        missing = await client.call_tool("upload", {})
+    for result in (empty, wrong, missing):
+        text = text_of(result)
+        assert result.is_error
+        assert "pydantic" not in text and "validation error" not in text.lower(), text
+        assert result.structured_content["error"]["code"] == "invalid_input"
+        assert result.structured_content["error"]["message"] == text
+    assert "`instruction` must not be empty" in text_of(empty)
+    assert "`wait_seconds` must be a number" in text_of(wrong) and "job_id" in text_of(wrong)
+    assert "`sources` is required" in text_of(missing)

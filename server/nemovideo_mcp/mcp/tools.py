@@ -17,9 +17,9 @@ from typing import Annotated, Any
 import structlog
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from nemovideo_mcp import __version__
 from nemovideo_mcp.app.jobs import UNEXPECTED
@@ -91,6 +91,73 @@ WaitSeconds = Annotated[
 ]
 
 
+# Each tool's result model in its failed form, so an argument error has the same shape as any other error.
+_FAILED: dict[str, Callable[[ErrorInfo], BaseModel]] = {
+    "generate": lambda e: GenerateResult(status="failed", message=e.message, error=e),
+    "upload": lambda e: UploadResult(status="failed", message=e.message, error=e),
+    "state": lambda e: StateResult(message=e.message, error=e),
+    "credits": lambda e: CreditsResult(message=e.message, error=e),
+    "export": lambda e: ExportResult(status="failed", message=e.message, error=e),
+}
+
+
+class _NemoServer(MCPServer[NemoVideo]):
+    """The SDK's server, with argument errors told in words (and with an error code) instead of pydantic's text."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError) or name not in _FAILED:
+                raise
+            tool = self._tool_manager.get_tool(name)
+            allowed = sorted((tool.parameters.get("properties") or {}) if tool else {})
+            info = ErrorInfo(code="invalid_input", message=argument_problems(name, exc.__cause__, allowed))
+            return _to_result(_FAILED[name](info), is_error=True)
+
+
+def argument_problems(tool: str, error: ValidationError, allowed: list[str]) -> str:
+    """What is wrong with each argument, in words an agent can act on (no pydantic wording, no links)."""
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"] if part not in ("arguments",)) or "the arguments"
+        ctx = item.get("ctx") or {}
+        kind = item["type"]
+        if kind == "missing":
+            said = "is required"
+        elif kind == "extra_forbidden":
+            said = "is not an argument of this tool"
+        elif kind == "string_too_long":
+            said = f"is too long (at most {ctx.get('max_length')} characters)"
+        elif kind == "string_too_short":
+            said = (
+                "must not be empty"
+                if ctx.get("min_length") == 1
+                else f"needs at least {ctx.get('min_length')} characters"
+            )
+        elif kind in ("greater_than_equal", "greater_than"):
+            said = f"must be at least {ctx.get('ge', ctx.get('gt'))}"
+        elif kind in ("less_than_equal", "less_than"):
+            said = f"must be at most {ctx.get('le', ctx.get('lt'))}"
+        elif kind.startswith(("float", "int", "decimal")):
+            said = "must be a number"
+        elif kind.startswith("bool"):
+            said = "must be true or false"
+        elif kind.startswith("string"):
+            said = "must be text"
+        elif kind.startswith("list"):
+            said = "must be a list"
+        else:
+            said = f"is not valid ({item['msg']})"
+        problems.append(f"`{where}` {said}")
+    return (
+        f"The {tool} call was not made: "
+        + "; ".join(problems)
+        + ". "
+        + (f"Its arguments are: {', '.join(allowed)}." if allowed else "")
+    )
+
+
 def build_server(settings: Settings | None = None, settings_error: SettingsError | None = None) -> MCPServer[NemoVideo]:
     """The MCP server; settings default to the environment (tests pass their own)."""
     if settings is None:
@@ -109,7 +176,7 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
     if settings.uses_local_backend:
         instructions = f"{LOCAL_INSTRUCTIONS}\n\n{local_studio_guide()}"
         generate_help = LOCAL_GENERATE_HELP
-    server: MCPServer[NemoVideo] = MCPServer(
+    server: MCPServer[NemoVideo] = _NemoServer(
         "nemovideo",
         title="NemoVideo",
         instructions=instructions,
