@@ -106,7 +106,8 @@ def test_skill_is_a_valid_openclaw_skill() -> None:
     assert all(entry["kind"] in {"brew", "node", "go", "uv", "download"} for entry in installs)
     uv = [entry for entry in installs if entry["kind"] == "uv"]
     assert uv, "an install entry must install this package with uv"
-    assert uv[0]["package"] == f"{pyproject()['project']['name']}=={__version__}"
+    # Not on PyPI yet: the skill installs from the repository, which serves this version (issue 12 #1).
+    assert uv[0]["package"] == "git+https://github.com/nemovideo/nemovideo-mcp"
     assert pyproject()["project"]["scripts"].get(uv[0]["bins"][0]) == "nemovideo_mcp.cli.commands:main"
 
 

@@ -214,3 +214,15 @@ async def test_argument_errors_are_words_with_a_code(settings: Settings, mode: s
     assert "`instruction` must not be empty" in text_of(empty)
     assert "`wait_seconds` must be a number" in text_of(wrong) and "job_id" in text_of(wrong)
     assert "`sources` is required" in text_of(missing)
+
+
+async def test_small_uploads_read_in_kilobytes_not_zero_megabytes(settings: Settings, home: Path) -> None:
+    from PIL import Image
+
+    photo = home / "media" / "noise.png"
+    Image.effect_noise((150, 120), 80).convert("RGB").save(photo)  # noise compresses badly: tens of KB
+    async with inprocess(settings) as client:
+        result = await client.call_tool("upload", {"sources": [str(photo)]})
+    text = text_of(result)
+    assert not result.is_error, text
+    assert " KB" in text and "0.0 MB" not in text, text

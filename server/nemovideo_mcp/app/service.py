@@ -47,6 +47,7 @@ from nemovideo_mcp.text.clean import clean_text
 from nemovideo_mcp.text.gui import GuiAction, translate_reply
 from nemovideo_mcp.text.intent import route
 from nemovideo_mcp.text.redact import redact
+from nemovideo_mcp.text.sizes import human_size
 from nemovideo_mcp.text.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries, video_format
 
 log = structlog.get_logger(__name__)
@@ -297,7 +298,7 @@ class NemoVideo:
         items: list[UploadedItem] = []
         if candidates:
             total = sum(c.size for _, c in candidates)
-            await report(f"Uploading {len(candidates)} file(s), {total / 2**20:.1f} MB...", None)
+            await report(f"Uploading {len(candidates)} file(s), {human_size(total)}...", None)
 
             async def send(ident: Identity) -> list[Any]:
                 with ExitStack() as stack:
@@ -593,9 +594,9 @@ class NemoVideo:
             preview = await anyio.to_thread.run_sync(_preview_of, record.result.get("path"))
             saved = (
                 f"The timeline has not changed since it was rendered, so nothing was rendered again: the MP4 is "
-                f"at {record.result['path']} ({size / 2**20:.1f} MB)."
+                f"at {record.result['path']} ({human_size(size)})."
                 if record.result.get("reused_from")
-                else f"Saved the MP4 to {record.result['path']} ({size / 2**20:.1f} MB) in {minutes(record.elapsed_s)}."
+                else f"Saved the MP4 to {record.result['path']} ({human_size(size)}) in {minutes(record.elapsed_s)}."
             )
             return ExportResult(
                 message=saved
@@ -770,7 +771,7 @@ def _describe_item(item: UploadedItem) -> str:
     if item.width and item.height:
         parts.append(f"{item.width}x{item.height}")
     if item.size_bytes:
-        parts.append(f"{item.size_bytes / 2**20:.1f} MB")
+        parts.append(human_size(item.size_bytes))
     return ", ".join(parts)
 
 

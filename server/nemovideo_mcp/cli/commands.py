@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nemovideo_mcp import __version__
+from nemovideo_mcp.text.sizes import human_size
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -474,17 +475,6 @@ def _print_outcome(
     path = getattr(result, "path", None)
     if path:
         err.print(Text("Saved: ", style="bold green") + Text(path))
-
-
-def human_size(size: int) -> str:
-    """50 KB, 3.4 MB, 1.2 GB: never "0.0 MB" for a small file."""
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024**2:
-        return f"{round(size / 1024)} KB"
-    if size < 1024**3:
-        return f"{size / 1024**2:.1f} MB"
-    return f"{size / 1024**3:.1f} GB"
 
 
 def upload_text(result: Any) -> str:

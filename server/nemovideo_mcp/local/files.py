@@ -48,6 +48,7 @@ from nemovideo_mcp.media.sniff import (
     structure_problem,
 )
 from nemovideo_mcp.text.clean import strip_invisible
+from nemovideo_mcp.text.sizes import human_size
 
 __all__ = [
     "ACCEPTED_EXTENSIONS",
@@ -266,10 +267,6 @@ def _place_checks(
         )
 
 
-def _human_size(size: int) -> str:
-    return f"{size / (1024 * 1024):,.1f} MB" if size >= 1024 * 1024 else f"{size:,} bytes"
-
-
 def check_upload_path(
     raw: str,
     *,
@@ -367,7 +364,7 @@ def check_upload_path(
     if size > MAX_UPLOAD_BYTES:
         raise _refuse(
             "file_too_large",
-            f"{shown} is {_human_size(size)}; NemoVideo accepts files up to 200 MB. Compress it or trim "
+            f"{shown} is {human_size(size)}; NemoVideo accepts files up to 200 MB. Compress it or trim "
             "it to a shorter clip, then try again.",
         )
     family = sniff_media(head)
