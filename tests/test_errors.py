@@ -101,3 +101,14 @@ async def test_numeric_ids_from_the_backend_are_read_as_text(settings: Settings,
 
     assert SessionInfo.model_validate({"session_id": 5529798706024415232, "user_id": 42}).user_id == "42"
     assert TokenGrant.model_validate({"token": "nmv_usr_x", "user_id": 7}).user_id == "7"
+
+
+async def test_2001_with_credits_left_says_the_creation_needs_more(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        await client.call_tool("state", {})
+        emu.set_credits(next(iter(emu.sessions.values())).user_id, available=3)
+        result = await client.call_tool("generate", {"instruction": "make a video about a cat"})
+    assert result.structured_content["error"]["code"] == "no_credits"
+    text = text_of(result)
+    assert "needs more credits than the 3 left" in text and "used up" not in text and "out of" not in text, text
+    assert "register" in text.lower()

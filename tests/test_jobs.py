@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -249,12 +250,16 @@ async def test_restarted_server_recovers_the_render(backend: EmulatorServer, hom
     assert render.status in ("pending", "processing")  # killed mid-render
     with contextlib.suppress(Exception):  # the client notices its server is gone
         await connection.__aexit__(None, None, None)
+    await anyio.sleep(1.0)  # downtime: not part of how long the resumed run took
     async with over_stdio(env) as client:
         state = await client.call_tool("state", {})
         assert [j["job_id"] for j in state.structured_content["jobs"]] == [job_id]
+        resume_began = time.monotonic()
         resumed = await client.call_tool("export", {"wait_seconds": 30})
+        this_run = time.monotonic() - resume_began
         record_output(resumed)
     assert resumed.structured_content["status"] == "succeeded", text_of(resumed)
+    assert resumed.structured_content["elapsed_s"] <= this_run + 0.2, (resumed.structured_content, this_run)
     assert resumed.structured_content["job_id"] == job_id
     assert len(emu.renders) == 1
     assert probe_video(Path(resumed.structured_content["path"]))["codec"] == "h264"

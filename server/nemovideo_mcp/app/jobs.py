@@ -56,6 +56,8 @@ class JobRecord(BaseModel):
     stage: str = "Starting..."
     progress: float | None = None
     started_at: float = Field(default_factory=time.time)
+    # When this run began, if the job was resumed after a restart: "took" counts this run, not the downtime.
+    run_started_at: float | None = None
     finished_at: float | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     result: dict[str, Any] | None = None
@@ -68,7 +70,7 @@ class JobRecord(BaseModel):
 
     @property
     def elapsed_s(self) -> float:
-        return round((self.finished_at or time.time()) - self.started_at, 1)
+        return round((self.finished_at or time.time()) - (self.run_started_at or self.started_at), 1)
 
     def info(self) -> JobInfo:
         return JobInfo(
@@ -176,6 +178,7 @@ class JobManager:
         if job_id and job_id in self._jobs:
             old = self._jobs[job_id].record
             record.started_at, record.params = old.started_at, {**old.params, **(params or {})}
+            record.run_started_at = time.time()
         job = Job(record, self)
         self._jobs[record.job_id] = job
         self._owned.add(record.job_id)

@@ -20,6 +20,7 @@ class Who:
     anonymous: bool | None
     user_id: str | None
     web_url: str
+    credits_left: int | None = None  # the balance when the backend said 2001, if it could be read
 
     def register_link(self) -> str:
         base = f"{self.web_url}/register"
@@ -30,12 +31,18 @@ def in_words(error: NemoError, who: Who) -> str:
     """The one message the agent shows its user for this error."""
     match error.code:
         case "no_credits":
-            if who.anonymous is False:
-                return f"You are out of NemoVideo credits. Top up credits in your account at {who.web_url}."
-            return (
-                "The free credits are used up. Register (free) to get more and keep this project: "
-                f"{who.register_link()}"
+            # 2001 also comes with credits left when the work costs more than them: say so, not "out of credits".
+            short = (
+                f"This needs more credits than the {who.credits_left} left (creating a video costs more than an "
+                "edit; an edit may still fit). "
+                if who.credits_left
+                else ""
             )
+            if who.anonymous is False:
+                lead = short or "You are out of NemoVideo credits. "
+                return f"{lead}Top up credits in your account at {who.web_url}."
+            lead = short or "The free credits are used up. "
+            return f"{lead}Register (free) to get more and keep this project: {who.register_link()}"
         case "plan_limit":
             return (
                 "Export is not included in the current plan. This is a plan limit, not a lack of credits: "

@@ -9,7 +9,7 @@ method takes a `Reporter` for progress and returns a result model from
 from __future__ import annotations
 
 import contextlib
-from contextlib import AsyncExitStack, ExitStack
+from contextlib import AsyncExitStack, ExitStack, suppress
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -66,6 +66,7 @@ class NemoVideo:
         self.settings = settings
         self.settings_error = settings_error
         self._stack = AsyncExitStack()
+        self._credits_left: int | None = None  # read when the backend refuses work for lack of credits
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class NemoVideo:
             anonymous=ident.anonymous if ident else (self.settings.token is None),
             user_id=ident.user_id if ident else None,
             web_url=self.settings.web_url,
+            credits_left=self._credits_left,
         )
 
     def explain(self, exc: NemoError) -> ErrorInfo:
@@ -370,7 +372,14 @@ class NemoVideo:
         """One agent turn, as a background job: stream, then compare the timeline, then act on the reply."""
         job.update("Reading the timeline...")
         before = parse_draft((await self._state()).draft)
-        collector, dropped = await self._stream_turn(job, instruction)
+        try:
+            collector, dropped = await self._stream_turn(job, instruction)
+        except NemoError as exc:
+            if exc.code == "no_credits":  # refused before any work: a balance read is free and safe to repeat
+                with anyio.move_on_after(10):
+                    with suppress(NemoError):
+                        self._credits_left = (await self.conn.call(lambda _: self.api.credits())).available
+            raise
 
         job.update("Checking the timeline...")
         canvas: object = None
