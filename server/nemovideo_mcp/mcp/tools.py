@@ -204,7 +204,7 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         return await _run(
             service,
             lambda: service.generate(instruction, wait_seconds, progress),
-            lambda e: GenerateResult(status="failed", message=e.message, error=e),
+            _FAILED["generate"],
             progress,
         )
 
@@ -232,7 +232,7 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         return await _run(
             service,
             lambda: service.upload(sources, _reporter(ctx)),
-            lambda e: UploadResult(status="failed", message=e.message, error=e),
+            _FAILED["upload"],
         )
 
     @server.tool(
@@ -259,7 +259,7 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         return await _run(
             service,
             lambda: service.state(job_id, wait_seconds, progress),
-            lambda e: StateResult(message=e.message, error=e),
+            _FAILED["state"],
             progress if job_id else None,
         )
 
@@ -276,9 +276,7 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
     )
     async def credits(ctx: Context[NemoVideo]) -> Annotated[CallToolResult, CreditsResult]:
         service = ctx.request_context.lifespan_context
-        return await _run(
-            service, lambda: service.credits(_reporter(ctx)), lambda e: CreditsResult(message=e.message, error=e)
-        )
+        return await _run(service, lambda: service.credits(_reporter(ctx)), _FAILED["credits"])
 
     @server.tool(
         name="export",
@@ -311,7 +309,7 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
             lambda: service.export(
                 job_id=job_id, filename=filename, wait_seconds=wait_seconds, cancel=cancel, report=progress
             ),
-            lambda e: ExportResult(status="failed", message=e.message, error=e),
+            _FAILED["export"],
             progress,
         )
 
