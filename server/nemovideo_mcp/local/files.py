@@ -410,17 +410,27 @@ def _open_flags() -> int:
     )
 
 
-def _read_head(path: Path, shown: str, expected: os.stat_result) -> tuple[bytes, int]:
+def _open_checked(path: Path, shown: str, expected: os.stat_result) -> tuple[int, os.stat_result]:
+    """A descriptor on the very file that was stat'ed (same device and inode, still regular); the caller closes it."""
     try:
         fd = os.open(path, _open_flags())
     except OSError:
         raise _refuse("invalid_input", f"{shown} cannot be opened. Check the path and its permissions.") from None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
-            raise _refuse("upload_refused", f"{shown} changed while it was being checked. Try again.")
-        head = os.read(fd, HEAD_BYTES)
-        return head, st.st_size
+    except OSError:
+        os.close(fd)
+        raise _refuse("invalid_input", f"{shown} cannot be read. Check the file's permissions.") from None
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
+        os.close(fd)
+        raise _refuse("upload_refused", f"{shown} changed while it was being checked. Try again.")
+    return fd, st
+
+
+def _read_head(path: Path, shown: str, expected: os.stat_result) -> tuple[bytes, int]:
+    fd, st = _open_checked(path, shown, expected)
+    try:
+        return os.read(fd, HEAD_BYTES), st.st_size
     except OSError:
         raise _refuse("invalid_input", f"{shown} cannot be read. Check the file's permissions.") from None
     finally:
@@ -431,14 +441,8 @@ def _inspect(
     path: Path, shown: str, expected: os.stat_result, ext: str, family: str, size: int
 ) -> tuple[str | None, bool]:
     """(why the structure is wrong or None, whether a key/credential marker is inside), from the checked file."""
+    fd, _ = _open_checked(path, shown, expected)
     try:
-        fd = os.open(path, _open_flags())
-    except OSError:
-        raise _refuse("invalid_input", f"{shown} cannot be opened. Check the path and its permissions.") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (expected.st_dev, expected.st_ino):
-            raise _refuse("upload_refused", f"{shown} changed while it was being checked. Try again.")
         if not _IS_WINDOWS:
             os.set_blocking(fd, True)
         with os.fdopen(os.dup(fd), "rb") as handle:

@@ -8,6 +8,7 @@ uploads) are said in words. Disk and CPU work runs in worker threads: the loop o
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -85,8 +86,6 @@ async def _json(request: Request) -> dict[str, Any]:
     if not body:
         return {}
     try:
-        import json
-
         data = json.loads(body)
     except ValueError:
         raise ApiError(422, {"detail": [{"loc": ["body"], "msg": "Invalid JSON", "type": "json_invalid"}]}) from None

@@ -29,6 +29,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from nemovideo_mcp.media.probe import probe
 from support.emulator import media
 from support.emulator.state import (
     DEFAULT_MESSAGES,
@@ -335,8 +336,8 @@ def _store(emu: Emulator, upload: UploadFile, kind: media.FileType, base: str) -
     if kind == "image":
         record.width, record.height = media.image_size(path) or (None, None)
     else:
-        probe = media.probe(path)
-        record.duration, record.width, record.height = probe.duration, probe.width, probe.height
+        info = probe(path)
+        record.duration, record.width, record.height = info.duration_s, info.width, info.height
     return record
 
 

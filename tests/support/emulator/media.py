@@ -1,4 +1,4 @@
-"""Media helpers: file-type rules, header sniffing, ffmpeg probing and test renders.
+"""Media helpers: file-type rules, header sniffing and test renders (probing is nemovideo_mcp.media.probe).
 
 Everything here is synchronous and may block (disk, subprocess): the HTTP layer
 calls it through worker threads so the event loop never stalls.
@@ -9,14 +9,12 @@ from __future__ import annotations
 import atexit
 import math
 import os
-import re
 import shutil
 import struct
 import subprocess
 import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -114,38 +112,6 @@ def _jpeg_size(fh: BinaryIO) -> tuple[int, int] | None:
 
 
 # --- ffmpeg ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Probe:
-    duration: float | None = None
-    width: int | None = None
-    height: int | None = None
-
-
-_DURATION_RE = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
-_VIDEO_SIZE_RE = re.compile(r"Stream #.*?Video:.*?\b(\d{2,5})x(\d{2,5})\b")
-
-
-def probe(path: Path) -> Probe:
-    """Duration (and frame size for videos) from `ffmpeg -i` stderr; empty Probe on any failure."""
-    try:
-        proc = subprocess.run(
-            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=15,
-            check=False,  # ffmpeg exits 1 without an output file; stderr still has the info
-        )
-    except (OSError, subprocess.SubprocessError, RuntimeError):
-        return Probe()
-    duration = None
-    if m := _DURATION_RE.search(proc.stderr):
-        duration = round(int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]), 3)
-    if m := _VIDEO_SIZE_RE.search(proc.stderr):
-        return Probe(duration, int(m[1]), int(m[2]))
-    return Probe(duration)
 
 
 def render_size(meta: Any) -> tuple[int, int]:
