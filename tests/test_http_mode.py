@@ -10,8 +10,9 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,12 +23,13 @@ import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import record_output, text_of
+from conftest import make_settings, record_output, text_of
 from nemovideo_mcp.cli import commands as cli
 from nemovideo_mcp.errors import NemoError
 from nemovideo_mcp.mcp.http_serve import build_http_app, check_bind, is_loopback
 from nemovideo_mcp.mcp.tools import build_server
 from nemovideo_mcp.settings import Settings
+from support.emulator import EmulatorServer
 
 SECRET = "s3cr3t-for-tests-0123456789abcdef"
 INIT = {
@@ -46,10 +48,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(settings: Settings, *, app_host: str = "127.0.0.1", secret: str | None = None) -> Iterator[str]:
+def serving(
+    settings: Settings, *, app_host: str = "127.0.0.1", secret: str | None = None, per_client: bool = False
+) -> Iterator[str]:
     """Serve the app built for `app_host` (always bound to 127.0.0.1 here) and yield its /mcp URL."""
     port = _free_port()
-    app = build_http_app(build_server(settings), host=app_host, port=port, secret=secret)
+    server = build_server(settings, per_client=per_client)
+    clients = settings.http_client_secrets if per_client else None
+    app = build_http_app(server, host=app_host, port=port, secret=secret, clients=clients)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -186,3 +192,83 @@ async def test_remote_mode_accepts_the_right_secret(settings: Settings) -> None:
             result: Any = await client.call_tool("credits", {})
             record_output(result)
             assert not result.is_error, text_of(result)
+
+
+# -- several people on one server: NEMO_HTTP_CLIENTS -----------------------------------------
+
+ALICE, BOB = "alice-secret-0123456789abcdef", "bob-secret-fedcba9876543210"
+
+
+@asynccontextmanager
+async def person(url: str, secret: str, mode: str) -> AsyncIterator[Client]:
+    http_client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    async with http_client, Client(streamable_http_client(url, http_client=http_client), mode=mode) as client:  # type: ignore[arg-type]
+        yield client
+
+
+async def _call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    result: Any = await client.call_tool(tool, arguments)
+    record_output(result)
+    assert not result.is_error, text_of(result)
+    return dict(result.structured_content)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_each_listed_client_has_its_own_identity(
+    backend: EmulatorServer, home: Path, photos: list[str], mode: str
+) -> None:
+    settings = make_settings(backend, home, http_clients=f"alice={ALICE}, bob={BOB}")
+    with serving(settings, per_client=True) as url:
+        async with person(url, ALICE, mode) as alice:
+            await _call(alice, "upload", {"sources": photos[:1]})
+            await _call(alice, "generate", {"instruction": "make a 10-second video about city lights"})
+            exported = await _call(alice, "export", {})
+            mine = await _call(alice, "state", {})
+        async with person(url, BOB, mode) as bob:
+            theirs = await _call(bob, "state", {})
+            with pytest.raises(Exception, match="No such export"):
+                await bob.read_resource(exported["resource_uri"])
+            await _call(bob, "upload", {"sources": photos[1:]})
+        async with person(url, ALICE, mode) as alice:  # a new connection finds the same work
+            again = await _call(alice, "state", {})
+    assert [m["filename"] for m in mine["media"]] == ["photo1.png"]
+    assert theirs["media"] == [] and theirs["jobs"] == [] and theirs["draft"] != mine["draft"]
+    assert Path(exported["path"]).parent == home / "exports" / "alice"
+    assert [m["filename"] for m in again["media"]] == ["photo1.png"]
+    assert len({s.user_id for s in backend.emulator.sessions.values()}) == 2  # two identities at the backend
+    for name in ("alice", "bob"):
+        assert (home / "state" / "clients" / name).is_dir()
+
+
+def test_listed_clients_need_their_own_secret(backend: EmulatorServer, home: Path) -> None:
+    settings = make_settings(backend, home, http_clients=f"alice={ALICE},bob={BOB}")
+    with serving(settings, per_client=True) as url:
+        assert _post(url).status_code == 401
+        assert _post(url, headers={"authorization": f"Bearer {ALICE}x"}).status_code == 401
+        assert _post(url, headers={"authorization": f"Bearer {BOB}"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("alice", "name=secret"),
+        ("Alice=" + ALICE, "name=secret"),
+        ("alice=short", "at least 16"),
+        (f"alice={ALICE},alice={BOB}", "listed twice"),
+        (f"alice={ALICE},bob={ALICE}", "same secret"),
+        (" , ", "at least one"),
+    ],
+)
+def test_a_bad_client_list_says_what_to_change(value: str, words: str) -> None:
+    from nemovideo_mcp.settings import load_settings
+
+    _, error = load_settings(_env_file=None, http_clients=value)
+    assert error is not None and "NEMO_HTTP_CLIENTS" in error.message and words in error.message
+    assert ALICE not in error.message and BOB not in error.message
+
+
+def test_a_shared_secret_and_a_client_list_are_not_mixed() -> None:
+    with pytest.raises(NemoError) as info:
+        check_bind("127.0.0.1", allow_remote=False, secret=SECRET, clients={ALICE: "alice"})
+    assert "not both" in info.value.message
+    check_bind("0.0.0.0", allow_remote=True, secret=None, clients={ALICE: "alice"})  # each person has a secret

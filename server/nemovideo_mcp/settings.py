@@ -45,7 +45,7 @@ USER_ENV_NAME = ".env"
 
 #: What a `.env` in the working folder may set. Everything else decides where credentials go or what may
 #: leave the machine (token, api_url, web_url, client_id, upload_dirs, allow_hidden_uploads, state_dir,
-#: export_dir, max_download_mb, http_secret, http_separate_sessions): environment or the user's own file only.
+#: export_dir, max_download_mb, http_secret, http_clients): environment or the user's own file only.
 WORKING_FOLDER_SETTINGS = frozenset(
     {
         "language",
@@ -180,6 +180,11 @@ class Settings(BaseSettings):
     http_secret: SecretStr | None = Field(
         default=None, description="Bearer secret HTTP clients must send when serving on a non-loopback address."
     )
+    http_clients: SecretStr | None = Field(
+        default=None,
+        description="HTTP mode for several people: name=secret pairs separated by commas. Each client sends its "
+        "own secret as a Bearer token and gets its own identity, timeline, jobs and export folder.",
+    )
 
     _notes: list[str] = PrivateAttr(default_factory=list)
 
@@ -270,6 +275,21 @@ class Settings(BaseSettings):
             raise ValueError("must be a single token without spaces (copy it again from your account page)")
         return SecretStr(value.get_secret_value().strip())
 
+    @field_validator("http_clients")
+    @classmethod
+    def _clients(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_http_clients(value.get_secret_value())  # raises ValueError naming what to change
+        return value
+
+    @property
+    def http_client_secrets(self) -> dict[str, str]:
+        """Each HTTP client's name by its Bearer secret (empty: all clients share one identity)."""
+        if self.http_clients is None:
+            return {}
+        return {secret: name for name, secret in parse_http_clients(self.http_clients.get_secret_value()).items()}
+
     @property
     def upload_dir_list(self) -> list[Path]:
         return [Path(p).expanduser().resolve() for p in self.upload_dirs.split(os.pathsep) if p.strip()]
@@ -277,6 +297,34 @@ class Settings(BaseSettings):
     @property
     def uses_local_backend(self) -> bool:
         return self.api_url == LOCAL_BACKEND
+
+
+_CLIENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+MIN_SECRET_CHARS = 16
+
+
+def parse_http_clients(text: str) -> dict[str, str]:
+    """``alice=<secret>,bob=<secret>`` as {name: secret}; a ValueError says which entry to fix (never the secret)."""
+    clients: dict[str, str] = {}
+    for number, entry in enumerate((e.strip() for e in text.split(",")), start=1):
+        if not entry:
+            continue
+        name, equals, secret = entry.partition("=")
+        name, secret = name.strip(), secret.strip()
+        if not equals or not _CLIENT_NAME.fullmatch(name):
+            raise ValueError(
+                f"entry {number} must be name=secret, the name in lower-case letters, digits, - or _ (up to 32)"
+            )
+        if len(secret) < MIN_SECRET_CHARS or any(c.isspace() for c in secret):
+            raise ValueError(f'the secret of "{name}" must be at least {MIN_SECRET_CHARS} characters without spaces')
+        if name in clients:
+            raise ValueError(f'"{name}" is listed twice')
+        if secret in clients.values():
+            raise ValueError(f'"{name}" has the same secret as another client: give each person their own')
+        clients[name] = secret
+    if not clients:
+        raise ValueError("list at least one name=secret pair, or unset it")
+    return clients
 
 
 def env_name(field: str) -> str:

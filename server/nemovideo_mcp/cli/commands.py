@@ -239,7 +239,7 @@ def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:
         import structlog
 
         structlog.get_logger("nemovideo_mcp").error(error.message)
-    server = build_server(settings, error)
+    server = build_server(settings, error, per_client=http)
     if not http:
         if sys.stdin.isatty():
             # A person started it by hand. The transport reads stdin in a thread that only a line ends, so
@@ -256,8 +256,9 @@ def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:
     from nemovideo_mcp.mcp.http_serve import check_bind, serve_http
 
     secret = settings.http_secret.get_secret_value() if settings.http_secret else None
+    clients = settings.http_client_secrets
     try:
-        check_bind(host, allow_remote=allow_remote, secret=secret)
+        check_bind(host, allow_remote=allow_remote, secret=secret, clients=clients)
         shown = f"[{host}]" if ":" in host else host
         print(f"Serving MCP over streamable HTTP at http://{shown}:{port}/mcp; Ctrl-C stops it.", file=sys.stderr)
         sys.stderr.flush()
@@ -271,7 +272,7 @@ def _serve(http: bool, host: str, port: int, allow_remote: bool) -> int:
 
         previous = signal.signal(signal.SIGINT, note_interrupt)
         try:
-            serve_http(server, host=host, port=port, allow_remote=allow_remote, secret=secret)
+            serve_http(server, host=host, port=port, allow_remote=allow_remote, secret=secret, clients=clients)
         finally:
             signal.signal(signal.SIGINT, previous)
         if interrupts:

@@ -34,6 +34,7 @@ from nemovideo_mcp.app.results import (
 from nemovideo_mcp.app.service import NemoVideo, local_studio_guide
 from nemovideo_mcp.errors import NemoError, SettingsError
 from nemovideo_mcp.logs import configure_logging
+from nemovideo_mcp.mcp.clients import Workspaces
 from nemovideo_mcp.settings import Settings, load_settings
 from nemovideo_mcp.text.redact import redact, redact_value
 
@@ -101,7 +102,7 @@ _FAILED: dict[str, Callable[[ErrorInfo], BaseModel]] = {
 }
 
 
-class _NemoServer(MCPServer[NemoVideo]):
+class _NemoServer(MCPServer[Workspaces]):
     """The SDK's server, with argument errors told in words (and with an error code) instead of pydantic's text."""
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
@@ -158,8 +159,13 @@ def argument_problems(tool: str, error: ValidationError, allowed: list[str]) -> 
     )
 
 
-def build_server(settings: Settings | None = None, settings_error: SettingsError | None = None) -> MCPServer[NemoVideo]:
-    """The MCP server; settings default to the environment (tests pass their own)."""
+def build_server(
+    settings: Settings | None = None, settings_error: SettingsError | None = None, *, per_client: bool = False
+) -> MCPServer[Workspaces]:
+    """The MCP server; settings default to the environment (tests pass their own).
+
+    ``per_client`` (HTTP mode): each client listed in ``NEMO_HTTP_CLIENTS`` works in its own workspace.
+    """
     if settings is None:
         settings, settings_error = load_settings()
     if not structlog.is_configured():
@@ -167,16 +173,16 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
     config = (settings, settings_error)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[NemoVideo]) -> AsyncIterator[NemoVideo]:
-        # The service, its HTTP client and its background jobs live as long as the server.
-        async with NemoVideo(*config) as service:
-            yield service
+    async def lifespan(_: MCPServer[Workspaces]) -> AsyncIterator[Workspaces]:
+        # The services, their HTTP clients and their background jobs live as long as the server.
+        async with Workspaces(*config, per_client=per_client) as workspaces:
+            yield workspaces
 
     instructions, generate_help = INSTRUCTIONS, GENERATE_HELP
     if settings.uses_local_backend:
         instructions = f"{LOCAL_INSTRUCTIONS}\n\n{local_studio_guide()}"
         generate_help = LOCAL_GENERATE_HELP
-    server: MCPServer[NemoVideo] = _NemoServer(
+    server: MCPServer[Workspaces] = _NemoServer(
         "nemovideo",
         title="NemoVideo",
         instructions=instructions,
@@ -197,10 +203,10 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
             str,
             Field(min_length=1, max_length=8000, description="What to make or change, in plain words (any language)."),
         ],
-        ctx: Context[NemoVideo],
+        ctx: Context[Workspaces],
         wait_seconds: WaitSeconds = None,
     ) -> Annotated[CallToolResult, GenerateResult]:
-        service, progress = ctx.request_context.lifespan_context, _reporter(ctx)
+        service, progress = _service(ctx), _reporter(ctx)
         return await _run(
             service,
             lambda: service.generate(instruction, wait_seconds, progress),
@@ -226,9 +232,9 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
             list[Annotated[str, Field(min_length=1, max_length=4096)]],
             Field(min_length=1, max_length=20, description="File paths and/or http(s) URLs."),
         ],
-        ctx: Context[NemoVideo],
+        ctx: Context[Workspaces],
     ) -> Annotated[CallToolResult, UploadResult]:
-        service = ctx.request_context.lifespan_context
+        service = _service(ctx)
         return await _run(
             service,
             lambda: service.upload(sources, _reporter(ctx)),
@@ -249,13 +255,13 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         ),
     )
     async def state(
-        ctx: Context[NemoVideo],
+        ctx: Context[Workspaces],
         job_id: Annotated[
             str | None, Field(default=None, max_length=64, description="A job id from generate or export.")
         ] = None,
         wait_seconds: WaitSeconds = None,
     ) -> Annotated[CallToolResult, StateResult]:
-        service, progress = ctx.request_context.lifespan_context, _reporter(ctx)
+        service, progress = _service(ctx), _reporter(ctx)
         return await _run(
             service,
             lambda: service.state(job_id, wait_seconds, progress),
@@ -274,8 +280,8 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
             read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
         ),
     )
-    async def credits(ctx: Context[NemoVideo]) -> Annotated[CallToolResult, CreditsResult]:
-        service = ctx.request_context.lifespan_context
+    async def credits(ctx: Context[Workspaces]) -> Annotated[CallToolResult, CreditsResult]:
+        service = _service(ctx)
         return await _run(service, lambda: service.credits(_reporter(ctx)), _FAILED["credits"])
 
     @server.tool(
@@ -292,7 +298,7 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         ),
     )
     async def export(
-        ctx: Context[NemoVideo],
+        ctx: Context[Workspaces],
         job_id: Annotated[
             str | None, Field(default=None, max_length=64, description="Resume or cancel this export job.")
         ] = None,
@@ -303,7 +309,7 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         wait_seconds: WaitSeconds = None,
         cancel: Annotated[bool, Field(description="Cancel the running export instead.")] = False,
     ) -> Annotated[CallToolResult, ExportResult]:
-        service, progress = ctx.request_context.lifespan_context, _reporter(ctx)
+        service, progress = _service(ctx), _reporter(ctx)
         return await _run(
             service,
             lambda: service.export(
@@ -320,10 +326,10 @@ def build_server(settings: Settings | None = None, settings_error: SettingsError
         description="An MP4 saved by export, read from the export folder.",
         mime_type="video/mp4",
     )
-    async def exported(name: str, ctx: Context[NemoVideo]) -> bytes:
+    async def exported(name: str, ctx: Context[Workspaces]) -> bytes:
         import anyio
 
-        service = ctx.request_context.lifespan_context
+        service = _service(ctx)
         path = await service.exported_file(name)
         if path is None:
             raise ResourceError("No such export. Only files saved by export in the export folder can be read.")
@@ -446,6 +452,11 @@ class ProgressReporter:
             warnings.simplefilter("ignore")
             with contextlib.suppress(Exception):
                 await self._ctx.info(message)
+
+
+def _service(ctx: Context[Workspaces]) -> NemoVideo:
+    """The service of the client that sent this request."""
+    return ctx.request_context.lifespan_context.for_request(ctx.request_context.request)
 
 
 def _reporter(ctx: Context[Any]) -> ProgressReporter:
