@@ -244,6 +244,69 @@ async def test_download_refuses_a_redirect_into_the_local_network(tmp_path: Path
     assert seen == ["https://api.example/api/render/proxy/r1/download"]
 
 
+@pytest.mark.parametrize(
+    ("addresses", "allowed"),
+    [(["127.0.0.1"], False), (["10.1.2.3", "93.184.216.34"], False), (["::1"], False), (["93.184.216.34"], True)],
+)
+async def test_download_hosts_are_judged_by_the_addresses_their_names_lead_to(
+    tmp_path: Path, addresses: list[str], allowed: bool
+) -> None:
+    """https://cdn.example/ is only fine if cdn.example does not lead to this computer or its network."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, content=MP4)
+
+    async def resolve(host: str, port: int) -> list[str]:
+        assert (host, port) == ("cdn.example", 443)
+        return addresses
+
+    api = NemoApi("https://api.example", headers={}, transport=httpx.MockTransport(answer), resolve=resolve)
+    try:
+        if allowed:
+            assert await api.download("https://cdn.example/r.mp4", tmp_path / "a.part", max_bytes=1 << 20)
+        else:
+            with pytest.raises(NemoError, match="host name leads to this computer or a private network"):
+                await api.download("https://cdn.example/r.mp4", tmp_path / "a.part", max_bytes=1 << 20)
+    finally:
+        await api.aclose()
+    assert seen == (["https://cdn.example/r.mp4"] if allowed else [])
+
+
+async def test_a_real_name_of_this_computer_is_refused(tmp_path: Path) -> None:
+    """This machine's own host name, resolved the real way (through /etc/hosts or DNS)."""
+    import socket
+
+    name = socket.gethostname()
+    found = {info[4][0] for info in socket.getaddrinfo(name, 443, type=socket.SOCK_STREAM)}
+    if not name or host_address(name) is not None or not all(is_local_host(a) for a in found):
+        pytest.skip(f"{name} does not lead to a local address here")
+    api = NemoApi("https://api.example", headers={}, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    try:
+        with pytest.raises(NemoError, match="host name leads to this computer"):
+            await api.download(f"https://{name}/r.mp4", tmp_path / "a.part", max_bytes=1 << 20)
+    finally:
+        await api.aclose()
+
+
+def test_a_connection_that_ends_at_this_computer_is_seen() -> None:
+    """A name that changed its address between the check and the connection (DNS rebinding) is caught by the peer."""
+    from nemovideo_mcp.backend.client import _peer_is_local
+
+    class Stream:
+        def __init__(self, peer: tuple[str, int]) -> None:
+            self.peer = peer
+
+        def get_extra_info(self, key: str) -> object:
+            return self.peer if key == "server_addr" else None
+
+    assert _peer_is_local(httpx.Response(200, extensions={"network_stream": Stream(("127.0.0.1", 443))}))
+    assert _peer_is_local(httpx.Response(200, extensions={"network_stream": Stream(("192.168.0.7", 443))}))
+    assert not _peer_is_local(httpx.Response(200, extensions={"network_stream": Stream(("93.184.216.34", 443))}))
+    assert not _peer_is_local(httpx.Response(200))
+
+
 async def test_local_api_downloads_from_its_own_origin_only(tmp_path: Path) -> None:
     """A studio on 127.0.0.1 serves its renders itself; another loopback port is someone else's service."""
     seen: list[str] = []
@@ -495,3 +558,33 @@ async def test_a_tool_name_equal_to_the_token_never_shows(emu: Emulator, backend
     shown = " ".join([*notes, text_of(result), repr(result.structured_content)])
     assert token[8:24] not in shown and token[8:24] not in shown.replace(" ", "_")
     assert "nmv usr" not in shown
+
+
+async def test_a_legal_but_huge_timeline_fits_in_a_tool_result(
+    emu: Emulator, backend: EmulatorServer, home: Path
+) -> None:
+    """500 tracks of 40 clips each is within the limits, but megabytes as a result: it is shortened and says so."""
+    from nemovideo_mcp.mcp.fit import MAX_RESULT_CHARS
+
+    clip = {"d": 1000, "m": {"name": "clip " + "x" * 80, "text": "caption " * 20}}
+    async with inprocess(make_settings(backend, home)) as client:
+        await client.call_tool("state", {})
+        session = next(iter(emu.sessions.values()))
+        session.draft = {"t": [{"tt": k % 3, "sg": [dict(clip) for _ in range(40)]} for k in range(500)]}
+        result = await client.call_tool("state", {})
+    assert not result.is_error, text_of(result)[:500]
+    structured = result.structured_content or {}
+    size = len(text_of(result)) + len(json.dumps(structured, ensure_ascii=False))
+    assert size <= MAX_RESULT_CHARS
+    assert structured["draft"] is None and 0 < len(structured["timeline"]["tracks"]) < 500
+    assert "Shortened to fit" in text_of(result) and "raw draft" in text_of(result)
+    assert "of 500 tracks are listed" in text_of(result)
+
+
+def test_a_small_result_is_left_as_it_is() -> None:
+    from nemovideo_mcp.mcp.fit import fit_result
+
+    data = {"message": "Timeline (1 track)", "draft": {"t": [{"tt": 0, "sg": [{"d": 1}]}]}, "jobs": [1, 2]}
+    assert fit_result(dict(data)) == data
+    long = fit_result({"message": "word " * 10_000, "jobs": []})
+    assert len(long["message"]) < 20_200 and "text is cut short" in long["message"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from nemovideo_mcp.backend.models import (
     shape_problem,
 )
 from nemovideo_mcp.errors import ApiError, ErrorCode, NemoError, TransportError
-from nemovideo_mcp.local.files import is_local_host, normalize_host
+from nemovideo_mcp.local.files import host_address, is_local_host, normalize_host
 from nemovideo_mcp.text.clean import clean_text
 
 APP = "nemo_agent"
@@ -66,8 +67,12 @@ class NemoApi:
         transfer_timeout: float = 3600.0,
         transfer_min_rate: float = 8 * 1024,
         transport: httpx.AsyncBaseTransport | None = None,
+        resolve: Callable[[str, int], Awaitable[list[str]]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # How a download host's name becomes addresses (tests give names their own addresses).
+        self._resolve = resolve or _addresses_of
+        self._connect_timeout = connect_timeout
         self.token: str | None = None
         # Every upload and download: an overall deadline, and a minimum rate once the first
         # read timeout has passed (a backend that trickles bytes defeats per-read timeouts).
@@ -308,6 +313,19 @@ class NemoApi:
             return "it is not an https link"
         return None
 
+    async def _resolves_locally(self, url: httpx.URL) -> str | None:
+        """Why a download host *name* may not be used: it resolves to this computer or a private network."""
+        if self._same_origin(url) or host_address(url.host) is not None:
+            return None  # the API's own origin, or an address already judged by download_refusal
+        try:
+            with anyio.fail_after(self._connect_timeout):
+                addresses = await self._resolve(url.host, url.port or _PORTS.get(url.scheme, 443))
+        except (OSError, TimeoutError):
+            return None  # connecting fails the same way, and says so
+        if any(is_local_host(address) for address in addresses):
+            return "its host name leads to this computer or a private network"
+        return None
+
     async def download(
         self,
         url: str,
@@ -328,7 +346,7 @@ class NemoApi:
         try:
             with _TransferClock(self._transfer) as clock:
                 for _ in range(_MAX_REDIRECTS + 1):
-                    refusal = self.download_refusal(absolute)
+                    refusal = self.download_refusal(absolute) or await self._resolves_locally(absolute)
                     if refusal is not None:
                         raise NemoError("download_failed", f"The render's download link was not used: {refusal}.")
                     # Only the API's origin gets the token; redirects are followed here, hop by hop.
@@ -336,6 +354,13 @@ class NemoApi:
                     async with self._http.stream(
                         "GET", absolute, headers=headers, timeout=self._timeout, follow_redirects=False
                     ) as response:
+                        if not self._same_origin(absolute) and _peer_is_local(response):
+                            # The name resolved anew when connecting (DNS rebinding): not one byte is read.
+                            raise NemoError(
+                                "download_failed",
+                                "The render's download link was not used: it points to this computer or a "
+                                "private network.",
+                            )
                         if response.is_redirect and "location" in response.headers:
                             absolute = absolute.join(response.headers["location"])
                             continue
@@ -383,6 +408,19 @@ class NemoApi:
 
 
 # -- helpers --------------------------------------------------------------
+
+
+async def _addresses_of(host: str, port: int) -> list[str]:
+    found = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(sockaddr[0]) for *_, sockaddr in found]
+
+
+def _peer_is_local(response: httpx.Response) -> bool:
+    """Whether the connection that answered ends at this computer or a private network."""
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    return isinstance(peer, tuple) and bool(peer) and is_local_host(str(peer[0]))
+
 
 _PORTS = {"http": 80, "https": 443}
 _INLINE_PARSE_BYTES = 64 * 1024  # larger answers and stream events are parsed in a worker thread

@@ -35,6 +35,7 @@ from nemovideo_mcp.app.service import NemoVideo, local_studio_guide
 from nemovideo_mcp.errors import NemoError, SettingsError
 from nemovideo_mcp.logs import configure_logging
 from nemovideo_mcp.mcp.clients import Workspaces
+from nemovideo_mcp.mcp.fit import fit_result
 from nemovideo_mcp.settings import Settings, load_settings
 from nemovideo_mcp.text.redact import redact, redact_value
 
@@ -369,7 +370,7 @@ async def _run(
 
 
 def _to_result(model: BaseModel, *, is_error: bool) -> CallToolResult:
-    data = redact_value(model.model_dump(mode="json"))  # text and structure alike: no token leaves
+    data = fit_result(redact_value(model.model_dump(mode="json")))  # no token leaves, no megabytes either
     content: list[Any] = [TextContent(type="text", text=str(data.get("message", "")))]
     for link in _resource_links(data):
         content.append(link)
