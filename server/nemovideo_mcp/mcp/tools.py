@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -17,7 +16,7 @@ from typing import Annotated, Any
 import structlog
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
@@ -333,7 +332,7 @@ def build_server(
         service = _service(ctx)
         path = await service.exported_file(name)
         if path is None:
-            raise ResourceError("No such export. Only files saved by export in the export folder can be read.")
+            raise ResourceNotFoundError("No such export. Only files saved by export in the export folder can be read.")
         if (await anyio.Path(path).stat()).st_size > MAX_RESOURCE_BYTES:
             raise ResourceError(
                 f"This export is larger than {MAX_RESOURCE_BYTES // 2**20} MB, too big to send inline: open it at "
@@ -449,10 +448,16 @@ class ProgressReporter:
             await self._ctx.report_progress(PROGRESS_TOTAL, total=PROGRESS_TOTAL, message=redact(message))
 
     async def _log(self, message: str) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with contextlib.suppress(Exception):
-                await self._ctx.info(message)
+        # The SDK decides per protocol version whether this may go out: always on a 2025 connection, on a
+        # 2026 one only when the request opted in with a log level. It marks the call deprecated (the 2026
+        # protocol retires logging); calling the undecorated function keeps the warning machinery, which is
+        # process-wide, out of a call that awaits while other calls run.
+        session = self._ctx.request_context.session
+        send = getattr(type(session).send_log_message, "__wrapped__", None)
+        if send is None:
+            return  # an SDK without the wrapper: progress tokens remain the channel
+        with contextlib.suppress(Exception):
+            await send(session, level="info", data=message, related_request_id=self._ctx.request_id)
 
 
 def _service(ctx: Context[Workspaces]) -> NemoVideo:
