@@ -38,6 +38,20 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
+def _no_token_in_this_tests_outputs() -> Iterator[None]:
+    """After each test (its emulators closed, its logs collected): none of its outputs holds an issued token.
+
+    Outermost of the fixtures, so it sees what the others add at teardown. Tokens only ever accumulate, so
+    checking each test's own outputs catches every leak whatever the order, `-k` or worker a test runs in.
+    """
+    first = len(OUTPUTS)
+    yield
+    leaks = sorted({t[:12] + "..." for t in ISSUED_TOKENS if any(t in out for out in OUTPUTS[first:])})
+    if leaks:
+        pytest.fail(f"SECRET LEAK: issued token(s) {leaks} appeared in this test's server output", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # The developer's own NEMO_* settings must not leak into tests.
     for key in list(os.environ):
