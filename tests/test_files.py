@@ -32,7 +32,6 @@ from nemovideo_mcp.local.files import (
     resolve_inside,
     safe_filename,
     sniff_media,
-    unique_path,
 )
 from nemovideo_mcp.media.formats import BACKEND_EXTENSIONS
 
@@ -554,12 +553,11 @@ def test_safe_filename_properties(name: str, max_len: int) -> None:
 # --- download paths ---------------------------------------------------------------
 
 
-def test_unique_path_counts_up(tmp_path: Path) -> None:
-    assert unique_path(tmp_path, "clip.mp4") == tmp_path / "clip.mp4"
-    (tmp_path / "clip.mp4").write_bytes(b"1")
+def test_claimed_names_count_up(tmp_path: Path) -> None:
+    assert claim_unique_path(tmp_path, "clip.mp4") == tmp_path / "clip.mp4"
     (tmp_path / "clip (2).mp4").write_bytes(b"2")
-    assert unique_path(tmp_path, "clip.mp4") == tmp_path / "clip (3).mp4"
-    assert unique_path(tmp_path, "../escape.mp4") == tmp_path / "escape.mp4"
+    assert claim_unique_path(tmp_path, "clip.mp4") == tmp_path / "clip (3).mp4"
+    assert claim_unique_path(tmp_path, "../escape.mp4") == tmp_path / "escape.mp4"
 
 
 def test_claim_unique_path_is_race_free(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nemovideo_mcp.text.gui import GuiAction, TranslatedReply, never_tells_user_to_click, translate_reply
+from nemovideo_mcp.text.gui import GuiAction, TranslatedReply, translate_reply
+from support.gui_oracle import never_tells_user_to_click
 
 CORPUS = Path(__file__).parent / "corpus" / "gui_replies.yaml"
 CASES: list[dict[str, Any]] = yaml.safe_load(CORPUS.read_text(encoding="utf-8"))

@@ -71,7 +71,6 @@ __all__ = [
     "resolve_inside",
     "safe_filename",
     "sniff_media",
-    "unique_path",
 ]
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -679,20 +678,10 @@ def _no_free_name(folder: Path) -> NemoError:
     )
 
 
-def unique_path(folder: Path, filename: str) -> Path:
-    """A path in *folder* that does not exist yet: ``name.mp4``, ``name (2).mp4``, ...
-
-    *filename* goes through :func:`safe_filename` first. Racy by nature: prefer
-    :func:`claim_unique_path` or :func:`move_into_place`.
-    """
-    for candidate in _candidates(Path(folder), filename):
-        if not os.path.lexists(candidate):
-            return candidate
-    raise _no_free_name(Path(folder))
-
-
 def claim_unique_path(folder: Path, filename: str) -> Path:
-    """Like :func:`unique_path` but atomically creates an empty placeholder (``O_EXCL``).
+    """A new, empty file in *folder* named after *filename*: ``name.mp4``, ``name (2).mp4``, ...
+
+    *filename* goes through :func:`safe_filename` first; the file is created atomically (``O_EXCL``).
 
     Two exports running at once can never pick the same name. The caller
     writes into (or replaces) the placeholder and deletes it on failure.
