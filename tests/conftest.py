@@ -93,7 +93,7 @@ def make_settings(backend: EmulatorServer, home: Path, **overrides: Any) -> Sett
         "get_retries": 1,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def settings(backend: EmulatorServer, home: Path) -> Settings:
 @asynccontextmanager
 async def inprocess(settings: Settings, mode: str = "auto") -> AsyncIterator[Client]:
     server = build_server(settings)
-    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(server, mode=mode) as client:
         yield recording(client)
 
 
@@ -131,7 +131,7 @@ async def over_stdio(env: dict[str, str], mode: str = "auto", stderr_path: Path 
     log_path = stderr_path or Path(env["HOME"]) / "server-stderr.log"
     with log_path.open("a+", encoding="utf-8") as errlog:
         try:
-            async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:  # type: ignore[arg-type]
+            async with Client(stdio_client(params, errlog=errlog), mode=mode) as client:
                 yield recording(client)
         finally:
             errlog.flush()

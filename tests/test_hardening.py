@@ -62,7 +62,7 @@ async def test_working_folder_env_cannot_redirect_the_token_or_open_hidden_folde
         errlog_path = home / "stderr.log"
         params = await _stdio_in(repo, env)
         with errlog_path.open("a+", encoding="utf-8") as errlog:
-            async with Client(stdio_client(params, errlog=errlog)) as raw:  # type: ignore[arg-type]
+            async with Client(stdio_client(params, errlog=errlog)) as raw:
                 client = recording(raw)
                 credits = await client.call_tool("credits", {})
                 upload = await client.call_tool("upload", {"sources": [str(key_png)]})
@@ -152,7 +152,7 @@ def over_stdio_in(folder: Path, env: dict[str, str]) -> Any:
         log_path = Path(env["HOME"]) / "server-stderr.log"
         with log_path.open("a+", encoding="utf-8") as errlog:
             try:
-                async with Client(stdio_client(params, errlog=errlog)) as client:  # type: ignore[arg-type]
+                async with Client(stdio_client(params, errlog=errlog)) as client:
                     yield recording(client)
             finally:
                 errlog.flush()
@@ -279,7 +279,7 @@ async def test_a_real_name_of_this_computer_is_refused(tmp_path: Path) -> None:
     import socket
 
     name = socket.gethostname()
-    found = {info[4][0] for info in socket.getaddrinfo(name, 443, type=socket.SOCK_STREAM)}
+    found = {str(info[4][0]) for info in socket.getaddrinfo(name, 443, type=socket.SOCK_STREAM)}
     if not name or host_address(name) is not None or not all(is_local_host(a) for a in found):
         pytest.skip(f"{name} does not lead to a local address here")
     api = NemoApi("https://api.example", headers={}, transport=httpx.MockTransport(lambda r: httpx.Response(200)))

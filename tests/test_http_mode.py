@@ -53,9 +53,9 @@ def serving(
 ) -> Iterator[str]:
     """Serve the app built for `app_host` (always bound to 127.0.0.1 here) and yield its /mcp URL."""
     port = _free_port()
-    server = build_server(settings, per_client=per_client)
+    mcp_server = build_server(settings, per_client=per_client)
     clients = settings.http_client_secrets if per_client else None
-    app = build_http_app(server, host=app_host, port=port, secret=secret, clients=clients)
+    app = build_http_app(mcp_server, host=app_host, port=port, secret=secret, clients=clients)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -202,7 +202,7 @@ ALICE, BOB = "alice-secret-0123456789abcdef", "bob-secret-fedcba9876543210"
 @asynccontextmanager
 async def person(url: str, secret: str, mode: str) -> AsyncIterator[Client]:
     http_client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {secret}"}, timeout=30)
-    async with http_client, Client(streamable_http_client(url, http_client=http_client), mode=mode) as client:  # type: ignore[arg-type]
+    async with http_client, Client(streamable_http_client(url, http_client=http_client), mode=mode) as client:
         yield client
 
 

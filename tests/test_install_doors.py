@@ -76,7 +76,7 @@ async def initialize(command: list[str], home: Path, extra_env: dict[str, str]) 
     params = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=str(home))
     log_path = home / "stderr.log"
     with log_path.open("w", encoding="utf-8") as errlog:
-        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:  # type: ignore[arg-type]
+        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
             listed = await client.list_tools()
     OUTPUTS.append(log_path.read_text(encoding="utf-8", errors="replace"))
     return {tool.name for tool in listed.tools}

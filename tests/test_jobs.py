@@ -503,7 +503,7 @@ async def test_without_a_progress_token_progress_arrives_as_log_messages(
         notes.append(str(params.data))
 
     server = build_server(settings)
-    async with Client(server, mode=mode, logging_callback=on_log, log_level="info") as client:  # type: ignore[arg-type]
+    async with Client(server, mode=mode, logging_callback=on_log, log_level="info") as client:
         await client.call_tool("generate", {"instruction": VIDEO})
     assert "Setting things up..." in notes
     assert any(n.startswith("Working on it") for n in notes), notes

@@ -304,7 +304,7 @@ async def test_snippet_command_completes_an_initialize(path: Path, backend: Emul
     params = StdioServerParameters(command=command[0], args=command[1:], env=env)
     log_path = home / "stderr.log"
     with log_path.open("w", encoding="utf-8") as errlog:
-        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:  # type: ignore[arg-type]
+        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
             assert client.server_info is not None
             assert client.server_info.version == __version__
             listed = await client.list_tools()

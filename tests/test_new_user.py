@@ -13,7 +13,7 @@ from nemovideo_mcp.settings import Settings
 from support.emulator import Emulator
 
 VIDEO = "make a 10-second video about city lights"
-TITLED = {
+TITLED: dict[str, Any] = {
     "t": [
         {"tt": 0, "sg": [{"d": 10000, "m": {"name": "city lights"}}]},
         {"tt": 7, "sg": [{"d": 3000, "m": {"text": "Urban Dreams", "kind": "title"}}]},

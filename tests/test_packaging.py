@@ -91,10 +91,10 @@ def test_wheel_contents(built: tuple[Path, Path]) -> None:
         assert "fail_next" not in source and "FaultKind" not in source and "import support" not in source, name
     assert metadata["Name"] == "nemovideo-mcp" and metadata["Version"] == __version__
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    def names(requirements: list[str]) -> set[str]:
+    def requirement_names(requirements: list[str]) -> set[str]:
         return {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower() for r in requirements}
 
-    assert names(project["dependencies"]) <= names(metadata.get_all("Requires-Dist", []))
+    assert requirement_names(project["dependencies"]) <= requirement_names(metadata.get_all("Requires-Dist", []))
     assert "nemovideo-mcp = nemovideo_mcp.cli.commands:main" in entry_points
 
 
@@ -134,7 +134,7 @@ async def test_installed_console_script_serves_mcp(
     params = StdioServerParameters(command=str(target / "bin" / "nemovideo-mcp"), args=[], env=env, cwd=str(home))
     log_path = home / "stderr.log"
     with log_path.open("w", encoding="utf-8") as errlog:
-        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:  # type: ignore[arg-type]
+        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
             assert client.server_info is not None and client.server_info.version == __version__
             tools = await client.list_tools()
             result = await client.call_tool("credits", {})

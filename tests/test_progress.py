@@ -31,7 +31,7 @@ async def test_progress_notes_leave_the_warning_filters_alone(settings: Settings
 
     before = list(warnings.filters)
     server = build_server(settings)
-    async with Client(server, mode=mode, logging_callback=on_log, log_level="info") as client:  # type: ignore[arg-type]
+    async with Client(server, mode=mode, logging_callback=on_log, log_level="info") as client:
         done = anyio.Event()
 
         async def watch() -> None:
@@ -57,7 +57,7 @@ async def test_without_opting_in_a_2026_client_gets_no_log_messages(settings: Se
         notes.append(str(params.data))
 
     server = build_server(settings)
-    async with Client(server, logging_callback=on_log) as client:  # type: ignore[arg-type]
+    async with Client(server, logging_callback=on_log) as client:
         result = await client.call_tool("generate", {"instruction": VIDEO})
     assert not result.is_error
     assert notes == []

@@ -40,7 +40,7 @@ def studio_settings(home: Path, **overrides: Any) -> Settings:
         "default_wait": 120.0,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def studio_env(home: Path) -> dict[str, str]:
@@ -92,7 +92,7 @@ def frame(video: Path, at: float, size: tuple[int, int] = (36, 64)) -> Image.Ima
 
 def mean_colour(image: Image.Image) -> tuple[float, float, float]:
     pixels = list(image.getdata())
-    return tuple(sum(p[i] for p in pixels) / len(pixels) for i in range(3))  # type: ignore[return-value]
+    return tuple(sum(p[i] for p in pixels) / len(pixels) for i in range(3))
 
 
 def dominant(image: Image.Image) -> str:

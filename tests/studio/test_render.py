@@ -112,7 +112,7 @@ def rms_db(samples: array.array[int]) -> float:
 
 
 def photo(name: str, ms: int = 1000, motion: str = "none") -> Scene:
-    return Scene(duration_ms=ms, kind="image", name=f"{name} photo", asset=name, motion=motion)  # type: ignore[arg-type]
+    return Scene(duration_ms=ms, kind="image", name=f"{name} photo", asset=name, motion=motion)
 
 
 def timeline(
@@ -374,7 +374,7 @@ def test_fonts_cover_chinese_and_fall_back_per_character() -> None:
     assert "Noto Sans CJK" in report and "noto-cjk-sans-otc" in report
     chain = FontChain()
     assert chain.faces[0].path.endswith("NotoSansCJK-Regular.ttc")
-    assert "SC" in chain.font(0, 20).getname()[0]
+    assert "SC" in (chain.font(0, 20).getname()[0] or "")
     assert all(run.face == 0 for run in chain.runs("Hello 你好"))
     if any("DejaVu" in face.label for face in font_faces()):
         runs = chain.runs("abc ا")  # Arabic alef: not in Noto CJK, in DejaVu

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 
@@ -103,7 +103,7 @@ class LoopbackServer:
         self._server = _QuickServer(config)
         return self._server
 
-    def start(self) -> LoopbackServer:
+    def start(self) -> Self:
         server = self._bind()
         self._thread = threading.Thread(
             target=server.run, kwargs={"sockets": [self._sock]}, name=self.name, daemon=True
@@ -132,7 +132,7 @@ class LoopbackServer:
             on_ready(self.url)
         server.run(sockets=[self._sock] if self._sock else None)
 
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
