@@ -1,7 +1,8 @@
-"""Shared fixtures: a real emulator on loopback, settings pointing at it, and MCP clients.
+"""Shared fixtures: a real backend on loopback (the studio behaving like the cloud, or the legacy
+emulator), settings pointing at it, and MCP clients.
 
 Every test that talks to the server goes through the MCP SDK's `Client`,
-either in-process or over a spawned stdio process, against the emulator
+either in-process or over a spawned stdio process, against the backend
 over real HTTP on 127.0.0.1.
 """
 
@@ -23,9 +24,12 @@ from mcp.client.stdio import stdio_client
 from nemovideo_mcp.cli.demo import png
 from nemovideo_mcp.mcp.tools import build_server
 from nemovideo_mcp.settings import Settings
+from nemovideo_mcp.studio.app import Studio, create_app
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 from support.emulator import Emulator, EmulatorServer
 
-# Every token any emulator handed out during the run: the leak scan looks for these.
+# Every token any emulator or studio handed out during the run: the leak scan looks for these.
 ISSUED_TOKENS: set[str] = set()
 # Everything the server under test wrote (stderr of stdio servers, tool results): scanned for tokens.
 OUTPUTS: list[str] = []
@@ -73,13 +77,27 @@ def backend(emu: Emulator) -> Iterator[EmulatorServer]:
 
 
 @pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[CloudQuirks]:
+    """The real studio, behaving like the cloud where a test asks it to (`support.cloud`)."""
+    quirks = CloudQuirks(create_app(Studio(tmp_path / "studio")))
+    yield quirks
+    ISSUED_TOKENS.update(quirks.issued_tokens)
+
+
+@pytest.fixture
+def cloud_server(cloud: CloudQuirks) -> Iterator[LoopbackServer]:
+    with LoopbackServer(cloud) as server:
+        yield server
+
+
+@pytest.fixture
 def home(tmp_path: Path) -> Path:
     path = tmp_path / "home"
     (path / "media").mkdir(parents=True)
     return path
 
 
-def make_settings(backend: EmulatorServer, home: Path, **overrides: Any) -> Settings:
+def make_settings(backend: LoopbackServer, home: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "api_url": backend.url,
         "state_dir": home / "state",
@@ -191,7 +209,7 @@ def probe_video(path: Path) -> dict[str, Any]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The whole run's leak scan: no token the emulators issued may appear in any captured output."""
+    """The whole run's leak scan: no token the emulators or studios issued may appear in any captured output."""
     leaks = [t for t in ISSUED_TOKENS if any(t in out for out in OUTPUTS)]
     if leaks:
         sys.stderr.write(f"\nSECRET LEAK: {len(leaks)} issued token(s) appeared in server output\n")

@@ -1,38 +1,36 @@
 """The real client against the real studio behaving like the cloud: GUI phrases, the other render shape,
-keep-alives and recoverable errors, added by `support.cloud.CloudQuirks` around the studio's own app."""
+keep-alives and recoverable errors, added by `support.cloud.CloudQuirks` around the studio's own app; and
+what each of its faults (`support.faults`) puts on the wire, read with a plain HTTP client."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 
 from conftest import inprocess, make_settings, probe_video, text_of
 from nemovideo_mcp.settings import Settings
-from nemovideo_mcp.studio.app import Studio, create_app
 from nemovideo_mcp.studio.server import LoopbackServer
 from support.cloud import CloudQuirks
+from support.faults import GARBAGE
 
 FORBIDDEN = ("click", "open the", "drag", "点击", "打开", "拖拽")
 
 
 @pytest.fixture
-def quirks(tmp_path: Path) -> CloudQuirks:
-    return CloudQuirks(create_app(Studio(tmp_path / "studio")))
+def quirks(cloud: CloudQuirks) -> CloudQuirks:
+    return cloud
 
 
 @pytest.fixture
-def cloudlike(quirks: CloudQuirks) -> Iterator[LoopbackServer]:
-    with LoopbackServer(quirks) as server:
-        yield server
-
-
-@pytest.fixture
-def settings(cloudlike: LoopbackServer, home: Path) -> Settings:
-    return make_settings(cloudlike, home, poll_initial=0.1, poll_max=0.3, default_wait=120.0)  # type: ignore[arg-type]
+def settings(cloud_server: LoopbackServer, home: Path) -> Settings:
+    return make_settings(cloud_server, home, poll_initial=0.1, poll_max=0.3, default_wait=120.0)
 
 
 @pytest.fixture
@@ -91,3 +89,148 @@ async def test_a_lost_session_is_recovered_and_said(settings: Settings, quirks: 
     assert not result.is_error, text_of(result)
     assert any("started fresh" in n for n in result.structured_content["notices"]), result.structured_content
     assert quirks.calls["create_session"] == 2  # a new session, exactly once
+
+
+# -- what each fault puts on the wire ------------------------------------------------------------
+
+
+@pytest.fixture
+def http(cloud_server: LoopbackServer) -> Iterator[httpx.Client]:
+    """A plain HTTP client with a token and a session: it sees the bytes the MCP client would."""
+    with httpx.Client(base_url=cloud_server.url, timeout=10) as client:
+        token = client.post("/api/auth/anonymous-token", headers={"x-client-id": "wire-test"}).json()["data"]["token"]
+        client.headers["authorization"] = f"Bearer {token}"
+        client.headers["x-session"] = client.post("/api/tasks/me/with-session/nemo_agent", json={}).json()["data"][
+            "session_id"
+        ]
+        yield client
+
+
+def _turn(http: httpx.Client, text: str = "Make a 1-second video: Hello there.") -> httpx.Request:
+    body = {"session_id": http.headers["x-session"], "new_message": {"parts": [{"text": text}]}}
+    return http.build_request("POST", "/run_sse", json={"app_name": "nemo_agent", "user_id": "me", **body})
+
+
+def _read_until_cut(http: httpx.Client, request: httpx.Request) -> tuple[dict[str, str], bytes, bool]:
+    """The headers, the bytes that arrived, and whether the connection dropped before the end."""
+    received = b""
+    response = http.send(request, stream=True)
+    try:
+        for chunk in response.iter_raw():
+            received += chunk
+    except httpx.RemoteProtocolError:
+        return dict(response.headers), received, True
+    finally:
+        response.close()
+    return dict(response.headers), received, False
+
+
+def _state(http: httpx.Client) -> dict[str, Any]:
+    answer = http.get(f"/api/state/nemo_agent/me/{http.headers['x-session']}/latest").json()
+    return dict(answer["data"]["state"])
+
+
+def test_envelope_codes_and_gateway_answers(cloud: CloudQuirks, http: httpx.Client) -> None:
+    cloud.fail_next("credits", code=2001)
+    cloud.fail_next("credits", status=502)
+    cloud.fail_next("credits", status=503)
+    cloud.fail_next("credits", status=429)
+    envelope = http.get("/api/credits/balance/simple")
+    assert envelope.status_code == 200 and envelope.json()["code"] == 2001
+    nginx = http.get("/api/credits/balance/simple")
+    assert nginx.status_code == 502 and nginx.headers["content-type"] == "text/html" and "nginx" in nginx.text
+    plain = http.get("/api/credits/balance/simple")
+    assert plain.status_code == 503 and plain.headers["content-type"].startswith("text/plain")
+    limited = http.get("/api/credits/balance/simple")
+    assert limited.status_code == 429 and "Rate limit" in limited.json()["detail"]
+    assert http.get("/api/credits/balance/simple").json()["code"] == 0  # each fault meets one request
+    assert cloud.queued == 0 and cloud.calls["credits"] == 5
+
+
+def test_adk_answers_name_the_session(cloud: CloudQuirks, http: httpx.Client) -> None:
+    cloud.fail_next("state", kind="session_not_found_404")
+    cloud.fail_next("run_sse", kind="session_not_found_404")
+    cloud.fail_next("run_sse", kind="validation_422")
+    session = http.headers["x-session"]
+    state = http.get(f"/api/state/nemo_agent/me/{session}/latest")
+    assert state.status_code == 404 and state.json() == {"detail": f"Session not found: {session}"}
+    turn = http.send(_turn(http))
+    assert turn.status_code == 404 and turn.json() == {"detail": f"Session not found: {session}"}
+    invalid = http.send(_turn(http))
+    assert invalid.status_code == 422 and invalid.json()["detail"][0]["loc"] == ["body", "new_message"]
+    assert not _state(http)["draft"].get("t")  # none of those turns reached the studio
+
+
+def test_reset_and_malformed_answers(cloud: CloudQuirks, http: httpx.Client) -> None:
+    cloud.fail_next("credits", kind="reset")
+    cloud.fail_next("credits", kind="malformed_json")
+    headers, body, dropped = _read_until_cut(http, http.build_request("GET", "/api/credits/balance/simple"))
+    assert dropped and body == b"" and headers["content-length"] == "512"
+    malformed = http.get("/api/credits/balance/simple")
+    assert malformed.status_code == 200
+    with pytest.raises(ValueError):
+        json.loads(malformed.content)
+
+
+def test_a_hung_request_gets_no_answer_in_time(cloud: CloudQuirks, http: httpx.Client) -> None:
+    cloud.hang_seconds = 30.0
+    cloud.fail_next("credits", kind="hang")
+    with pytest.raises(httpx.ReadTimeout):
+        http.get("/api/credits/balance/simple", timeout=0.3)
+    assert http.get("/api/credits/balance/simple").json()["code"] == 0  # the server still answers others
+
+
+def test_a_truncated_stream_drops_mid_event_but_the_work_lands(cloud: CloudQuirks, http: httpx.Client) -> None:
+    cloud.fail_next("run_sse", kind="truncated_sse")
+    _, body, dropped = _read_until_cut(http, _turn(http))
+    blocks = body.split(b"\n\n")
+    assert dropped
+    assert len(blocks) == 3 and blocks[-1].startswith(b"data: {") and not blocks[-1].endswith(b"}")
+    assert all(json.loads(block.removeprefix(b"data: ")) for block in blocks[:2])
+    assert _state(http)["draft"].get("t"), "the studio's turn did not finish"
+
+
+def test_garbage_lines_come_between_the_real_events(cloud: CloudQuirks, http: httpx.Client) -> None:
+    cloud.fail_next("run_sse", kind="garbage_sse")
+    _, body, dropped = _read_until_cut(http, _turn(http))
+    assert not dropped and body.startswith("\ufeff: stream start\n\n".encode())
+    assert all(noise in body for noise in GARBAGE)
+    events = [_event(line) for line in body.split(b"\n")]
+    texts = [part["text"] for e in events if e for part in e.get("content", {}).get("parts", []) if "text" in part]
+    assert texts and texts[-1].startswith("Done"), texts  # the studio's reply came through whole
+
+
+def _event(line: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(line.removeprefix(b"data: "))
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def test_a_render_that_never_finishes_and_a_cut_download(
+    cloud: CloudQuirks, http: httpx.Client, tmp_path: Path
+) -> None:
+    cloud.render_size = (160, 90)
+    http.send(_turn(http, "make a 1-second video about the sea")).read()
+    draft = _state(http)["draft"]
+    cloud.render_never_finishes = True
+    http.post("/api/render/proxy/lambda", json={"id": "r1", "sessionId": http.headers["x-session"], "draft": draft})
+    for _ in range(600):  # the studio's render finishes meanwhile (its file is served), its status says otherwise
+        status = http.get("/api/render/proxy/lambda/r1").json()["data"]
+        assert status["status"] == "processing" and "outputUrl" not in status, status
+        if http.get("/api/render/proxy/r1/download").status_code == 200:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the studio's own render never finished")
+    cloud.render_never_finishes = False
+    status = http.get("/api/render/proxy/lambda/r1").json()["data"]
+    assert status["status"] == "completed"
+    cloud.fail_next("cdn", kind="cut_download")
+    headers, body, dropped = _read_until_cut(http, http.build_request("GET", status["outputUrl"]))
+    assert dropped and len(body) == int(headers["content-length"]) // 2
+    whole = http.get(status["outputUrl"])
+    assert whole.status_code == 200 and whole.content.startswith(body)
+    (tmp_path / "r1.mp4").write_bytes(whole.content)
+    assert probe_video(tmp_path / "r1.mp4")["width"] == 160  # rendered at the asked size, whatever the draft said

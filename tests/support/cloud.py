@@ -1,13 +1,16 @@
 """The cloud's quirks, wrapped around the real local studio: for tests only, never shipped.
 
 The studio answers like a well-behaved backend. The cloud does more: GUI-phrase replies ("click
-the Export button"), the other render-status shape, keep-alives in the stream, and errors a
-client must recover from. `CloudQuirks` is an ASGI wrapper that adds them to the studio's own
-app, so the real client is tested against the real studio as the cloud would behave.
+the Export button"), the other render-status shape, keep-alives in the stream, renders that take
+their time, and errors a client must recover from (`support.faults`). `CloudQuirks` is an ASGI
+wrapper that adds them to the studio's own app, so the real client is tested against the real
+studio as the cloud would behave. It also records what a test checks afterwards: the requests
+per route, the tokens and sessions the studio handed out.
 
     quirks = CloudQuirks(create_app(Studio(root)))
     quirks.gui_phrases = True
     quirks.fail_next("state", code=1002)
+    quirks.fail_next("run_sse", kind="truncated_sse")
     with LoopbackServer(quirks) as server: ...
 """
 
@@ -16,12 +19,13 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nemovideo_mcp.studio.adk import Turn, encode
+from support.faults import Fault, FaultKind, act_out
 
 _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("POST", "anonymous_token", re.compile(r"^/api/auth/anonymous-token$")),
@@ -33,6 +37,8 @@ _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("POST", "render_start", re.compile(r"^/api/render/proxy/lambda$")),
     ("POST", "render_cancel", re.compile(r"^/api/render/proxy/lambda/[^/]+/cancel$")),
     ("GET", "render_status", re.compile(r"^/api/render/proxy/lambda/[^/]+$")),
+    ("GET", "render_download", re.compile(r"^/api/render/proxy/[^/]+/download$")),
+    ("GET", "cdn", re.compile(r"^/files/renders/[^/]+/[^/]+\.mp4$")),  # the render's link: no token, like a CDN
 ]
 GUI_REPLY = "Your video is ready! Click the Export button to download it."
 HEARTBEATS: dict[str, bytes] = {
@@ -40,12 +46,7 @@ HEARTBEATS: dict[str, bytes] = {
     "empty": b"data:\n\n",
     "json": b'data: {"type":"heartbeat"}\n\n',
 }
-
-
-@dataclass
-class Fault:
-    code: int | None = None  # an envelope error code (1001, 1002, 2001...)
-    status: int = 200  # an HTTP status (401, 402, 429, 500...)
+_STILL_RUNNING = 95  # the progress a render that never finishes stays at
 
 
 def route_of(method: str, path: str) -> str | None:
@@ -60,40 +61,135 @@ class CloudQuirks:
         self.gui_phrases = False
         self.render_shape: Literal["data", "task"] = "data"
         self.heartbeats: Literal["none", "comment", "empty", "json"] = "none"
+        # Status answers say "processing" at 95 % whatever the studio's render did (it does finish meanwhile).
+        self.render_never_finishes = False
+        # Renders are made at this size whatever the draft asks: real renders, fast enough for many tests.
+        self.render_size: tuple[int, int] | None = None
+        self.hang_seconds = 30.0  # how long a "hang" fault holds its request before the real answer
         self._faults: dict[str, list[Fault]] = defaultdict(list)
         self.calls: dict[str, int] = defaultdict(int)
         self.shaped = 0  # render-status answers sent in the task shape
+        self.issued_tokens: list[str] = []  # every anonymous token the studio handed out, in order
+        self.sessions: list[str] = []  # every session the studio created, in order
 
-    def fail_next(self, route: str, *, code: int | None = None, status: int = 200) -> None:
-        self._faults[route].append(Fault(code, status))
+    def fail_next(
+        self,
+        route: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        kind: FaultKind | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` requests to `route` meet this fault: an envelope code, an HTTP status or a kind."""
+        if route not in {name for _, name, _ in _ROUTES}:
+            raise ValueError(f"unknown route {route!r}")
+        if code is None and status is None and kind is None:
+            raise ValueError("give a code, a status or a kind")
+        self._faults[route].extend(Fault(code, status, kind) for _ in range(times))
+
+    @property
+    def queued(self) -> int:
+        """Faults asked for that no request has met yet."""
+        return sum(len(faults) for faults in self._faults.values())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         route = route_of(scope["method"], scope["path"])
-        if route is not None:
-            self.calls[route] += 1
-            if self._faults[route]:
-                await self._fail(self._faults[route].pop(0), send)
-                return
-        if route == "render_status" and self.render_shape == "task":
-            self.shaped += 1
-            await self.app(scope, receive, _Rewrite(send, _task_shape))
-        elif route == "run_sse" and (self.gui_phrases or self.heartbeats != "none"):
-            await self.app(scope, receive, _Stream(send, self.heartbeats, self.gui_phrases))
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        self.calls[route] += 1
+        if self._faults[route]:
+            fault = self._faults[route].pop(0)
+            await act_out(fault, self._quirky(route), scope, receive, send, hang_seconds=self.hang_seconds)
         else:
+            await self._quirky(route)(scope, receive, send)
+
+    def _quirky(self, route: str) -> ASGIApp:
+        """The studio's app for this route, with the quirks the test switched on."""
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if route == "render_start" and self.render_size is not None:
+                receive = await _rewritten_body(receive, self._resized)
+            if route == "anonymous_token":
+                send = _Peek(send, lambda data: self.issued_tokens.append(str(data["token"])))
+            elif route == "create_session":
+                send = _Peek(send, lambda data: self.sessions.append(str(data["session_id"])))
+            elif route == "render_status" and (self.render_never_finishes or self.render_shape == "task"):
+                send = _Rewrite(send, self._render_status)
+            elif route == "run_sse" and (self.gui_phrases or self.heartbeats != "none"):
+                send = _Stream(send, self.heartbeats, self.gui_phrases)
             await self.app(scope, receive, send)
 
-    async def _fail(self, fault: Fault, send: Send) -> None:
-        if fault.code is not None:
-            body: dict[str, Any] = {"code": fault.code, "message": f"error {fault.code}", "data": None}
-        else:
-            body = {"detail": f"HTTP {fault.status}"}
-        raw = json.dumps(body).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
-        await send({"type": "http.response.start", "status": fault.status, "headers": headers})
-        await send({"type": "http.response.body", "body": raw})
+        return app
+
+    def _render_status(self, answer: dict[str, Any]) -> dict[str, Any]:
+        data = answer.get("data") or {}
+        if self.render_never_finishes and data.get("status") in ("pending", "processing", "completed"):
+            progress = min(int(data.get("progress") or 0), _STILL_RUNNING)
+            answer = {**answer, "data": {"id": data.get("id"), "status": "processing", "progress": progress}}
+        if self.render_shape == "task":
+            self.shaped += 1
+            return _task_shape(answer)
+        return answer
+
+    def _resized(self, body: dict[str, Any]) -> dict[str, Any]:
+        draft = body.get("draft")
+        if isinstance(draft, dict) and self.render_size is not None:
+            width, height = self.render_size
+            body = {**body, "draft": {**draft, "m": {**(draft.get("m") or {}), "width": width, "height": height}}}
+        return body
+
+
+async def _rewritten_body(receive: Receive, rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> Receive:
+    """A `receive` that gives the app the JSON request body rewritten (what is not a JSON object, as sent)."""
+    raw = b""
+    message = await receive()
+    while message["type"] == "http.request" and message.get("more_body"):
+        raw += message.get("body", b"")
+        message = await receive()
+    if message["type"] == "http.request":
+        raw += message.get("body", b"")
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            raw = json.dumps(rewrite(parsed)).encode()
+        message = {"type": "http.request", "body": raw, "more_body": False}
+    first: Message | None = message
+
+    async def replay() -> Message:
+        nonlocal first
+        if first is None:
+            return await receive()  # the disconnect, when it comes
+        message, first = first, None
+        return message
+
+    return replay
+
+
+class _Peek:
+    """Passes a JSON answer through unchanged and hands its envelope's `data` to `seen` when it succeeded."""
+
+    def __init__(self, send: Send, seen: Callable[[dict[str, Any]], None]) -> None:
+        self.send, self.seen = send, seen
+        self.status = 0
+        self.body = b""
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+            if not message.get("more_body") and self.status == 200:
+                answer = json.loads(self.body)
+                if answer.get("code") == 0:
+                    self.seen(answer["data"])
+        await self.send(message)
 
 
 def _task_shape(answer: dict[str, Any]) -> dict[str, Any]:
