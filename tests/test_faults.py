@@ -1,6 +1,7 @@
-"""The fault-injection matrix: every tool x every fault, against the emulator.
+"""The fault-injection matrix: every tool x every fault, against the real studio behaving like the cloud.
 
-Each cell injects one fault into the request that matters for that tool
+The studio's app is wrapped by `support.cloud.CloudQuirks`, which acts out each fault on the wire
+(`support.faults`). Each cell injects one fault into the request that matters for that tool
 (the run_sse stream for generate; render start, render status and the CDN
 download for export; the anonymous-token call for a first call), calls the
 tool through the MCP client and checks four things:
@@ -20,26 +21,33 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import inprocess, make_settings, record_output, text_of
-from support.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
+from support.faults import FaultKind
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "faults.md"
 
-# Scaled-down timings: a "hung" server answers after HANG s, the client gives up after READ_TIMEOUT s.
+# Scaled-down timings: the client gives up after READ_TIMEOUT s (uploads: five of them, the stream: STREAM_TIMEOUT),
+# long before a "hung" server answers, so a hung request never acts while the cell runs.
 READ_TIMEOUT = 0.3
-HANG = 0.8
-UPLOAD_HANG = 2.0  # uploads wait five read timeouts for the backend to inspect the file
+HANG = 10.0
 STREAM_TIMEOUT = 0.5
-RENDER_TIMEOUT = 0.6
+# Renders are real studio renders of a 1-second video at RENDER_SIZE (a few tenths of a second each); only the
+# render that never finishes meets the render clock, NEVER_TIMEOUT.
+RENDER_SIZE = (160, 90)
+RENDER_TIMEOUT = 60.0
+NEVER_TIMEOUT = 0.6
+DRAFT = "make a 1-second video about the sea"
+INSTRUCTION = "Make a 1-second video: Hello there."
 
 
 @dataclass(frozen=True)
@@ -50,18 +58,18 @@ class Fault:
     label: str
     code: int | None = None
     http_status: int | None = None
-    kind: str | None = None  # an emulator fault kind, or "never_finishes"
+    kind: FaultKind | Literal["never_finishes"] | None = None
     only: tuple[str, ...] = ()  # rows where this fault can happen at all (empty: every row)
 
-    def inject(self, emu: Emulator, route: str) -> None:
+    def inject(self, cloud: CloudQuirks, route: str) -> None:
         if self.kind == "never_finishes":
-            emu.render_never_finishes = True
+            cloud.render_never_finishes = True
         elif self.code is not None:
-            emu.fail_next(route, code=self.code)
+            cloud.fail_next(route, code=self.code)
         elif self.http_status is not None:
-            emu.fail_next(route, http_status=self.http_status)
+            cloud.fail_next(route, status=self.http_status)
         else:
-            emu.fail_next(route, fault=self.kind)  # type: ignore[arg-type]
+            cloud.fail_next(route, kind=self.kind)
 
 
 FAULTS = [
@@ -226,7 +234,7 @@ def _args(row: Row, photo: str) -> dict[str, Any]:
     if row.tool == "upload":
         return {"sources": [photo]}
     if row.tool == "generate":
-        return {"instruction": 'add the title "Hello there" for the first 3 seconds'}
+        return {"instruction": INSTRUCTION}
     return {}
 
 
@@ -238,31 +246,18 @@ def _outcome(result: Any) -> str:
     return str(error.get("code") or "unknown")
 
 
-def _route_count(emu: Emulator, route: str) -> int:
-    paths: dict[str, Callable[[str, str], bool]] = {
-        "anonymous_token": lambda m, p: p == "/api/auth/anonymous-token",
-        "create_session": lambda m, p: p.startswith("/api/tasks/me/with-session"),
-        "credits": lambda m, p: p == "/api/credits/balance/simple",
-        "state": lambda m, p: p.startswith("/api/state/"),
-        "upload": lambda m, p: p.startswith("/api/upload-video/"),
-        "run_sse": lambda m, p: p == "/run_sse",
-        "render_start": lambda m, p: m == "POST" and p == "/api/render/proxy/lambda",
-        "render_status": lambda m, p: m == "GET" and p.startswith("/api/render/proxy/lambda/"),
-        "cdn": lambda m, p: p.startswith("/cdn/renders/"),
-    }
-    match = paths[route]
-    return sum(1 for r in emu.requests if match(r.method, r.path))
-
-
-async def run_cell(row: Row, fault: Fault, emu: Emulator, backend: EmulatorServer, home: Path, photo: str) -> Observed:
-    emu.hang_seconds = UPLOAD_HANG if row.route == "upload" else HANG
+async def run_cell(
+    row: Row, fault: Fault, cloud: CloudQuirks, server: LoopbackServer, home: Path, photo: str
+) -> Observed:
+    cloud.hang_seconds = HANG
+    cloud.render_size = RENDER_SIZE
     settings = make_settings(
-        backend,
+        server,
         home,
         read_timeout=READ_TIMEOUT,
         stream_timeout=STREAM_TIMEOUT,
         get_retries=1,
-        render_timeout=RENDER_TIMEOUT,
+        render_timeout=NEVER_TIMEOUT if fault.kind == "never_finishes" else RENDER_TIMEOUT,
         default_wait=20.0,
     )
     async with inprocess(settings) as client:
@@ -270,17 +265,14 @@ async def run_cell(row: Row, fault: Fault, emu: Emulator, backend: EmulatorServe
             ready = await client.call_tool("credits", {})
             assert not ready.is_error, text_of(ready)
         if row.prepare == "draft":
-            made = await client.call_tool("generate", {"instruction": "make a 5-second video about the sea"})
+            made = await client.call_tool("generate", {"instruction": DRAFT})
             assert not made.is_error and made.structured_content["timeline"]["export_ready"], text_of(made)
-        before = _route_count(emu, row.route)
-        fault.inject(emu, row.route)
+        before = cloud.calls[row.route]
+        fault.inject(cloud, row.route)
         result = await client.call_tool(row.tool, _args(row, photo))
         record_output(result)
-        attempts = _route_count(emu, row.route) - before
-        if fault.kind == "never_finishes":
-            emu.render_never_finishes = False
-            for job in emu.renders.values():  # the backend recovers: the stuck render can finish now
-                job.never_finishes = False
+        attempts = cloud.calls[row.route] - before
+        cloud.render_never_finishes = False  # the backend recovers: the stuck render is seen finished now
         again = await client.call_tool(row.tool, _args(row, photo))
         record_output(again)
     partial = [str(p) for p in home.rglob("*.part")]
@@ -325,58 +317,61 @@ PARAMS = [
 
 @pytest.mark.parametrize("cell", PARAMS)
 async def test_fault_cell(
-    cell: tuple[Row, Fault], emu: Emulator, backend: EmulatorServer, home: Path, photos: list[str]
+    cell: tuple[Row, Fault], cloud: CloudQuirks, cloud_server: LoopbackServer, home: Path, photos: list[str]
 ) -> None:
     row, fault = cell
     expect = _expected(row, fault)
-    observed = await run_cell(row, fault, emu, backend, home, photos[0])
+    observed = await run_cell(row, fault, cloud, cloud_server, home, photos[0])
 
     # 1. the written-down outcome
     assert observed.outcome == expect.outcome, f"{row.name} x {fault.name}: {observed.text}"
     if expect.attempts is not None:
         assert observed.attempts == expect.attempts, f"{row.route} requests: {observed.attempts}"
     # 2. a clear message
-    _assert_clear(observed.text, emu.issued_tokens)
+    _assert_clear(observed.text, cloud.issued_tokens)
     # 3. the server still answers the same call; it succeeds unless the fault replaced the session
     #    (then an export rightly says the fresh timeline is empty)
     if expect.new_session and row.tool == "export":
         assert observed.again_ok or observed.again_code == "not_export_ready", observed.again_text
     else:
         assert observed.again_ok, f"next call failed: {observed.again_text}"
-    _assert_clear(observed.again_text, emu.issued_tokens)
-    # 4. no partial files, no lost token or session, nothing sent twice
+    _assert_clear(observed.again_text, cloud.issued_tokens)
+    # 4. no partial files, no lost token or session, nothing sent twice (and the fault did meet its request)
+    assert cloud.queued == 0, "the fault was never met"
     assert observed.partial_files == []
     token, session_id = _identity(home)
     assert token is not None and session_id is not None
-    assert token == emu.issued_tokens[-1]
-    assert emu.anonymous_tokens_issued == 1 + (1 if expect.new_token else 0)
+    assert token == cloud.issued_tokens[-1]
+    assert len(cloud.issued_tokens) == 1 + (1 if expect.new_token else 0)
     if expect.new_session:
         if observed.outcome == "ok":
             assert any("started fresh" in n for n in observed.data.get("notices", [])), observed.data
     else:
-        assert len(emu.sessions) == 1, "the session was replaced"
+        assert len(cloud.sessions) == 1, "the session was replaced"
     if row.tool == "generate":
-        assert emu.run_sse_calls == observed.attempts + 1  # the repeat (if any), plus the call made again
+        assert cloud.calls["run_sse"] == observed.attempts + 1  # the repeat (if any), plus the call made again
     for mp4 in (home / "exports").glob("*.mp4") if (home / "exports").exists() else []:
         assert mp4.read_bytes()[4:8] == b"ftyp"
 
 
 async def test_export_after_render_timeout_resumes_the_same_render(
-    emu: Emulator, backend: EmulatorServer, home: Path
+    cloud: CloudQuirks, cloud_server: LoopbackServer, home: Path
 ) -> None:
     """The timeout message promises 'call export again later to keep waiting for it; nothing is lost'."""
-    settings = make_settings(backend, home, render_timeout=RENDER_TIMEOUT)
+    cloud.render_size = RENDER_SIZE
+    settings = make_settings(cloud_server, home, render_timeout=NEVER_TIMEOUT)
     async with inprocess(settings) as client:
-        made = await client.call_tool("generate", {"instruction": "make a 5-second video about the sea"})
+        made = await client.call_tool("generate", {"instruction": DRAFT})
         assert not made.is_error, text_of(made)
-        emu.render_never_finishes = True
+        cloud.render_never_finishes = True
         first = await client.call_tool("export", {})
         assert first.structured_content["error"]["code"] == "timeout"
         assert "export again" in text_of(first)
-        emu.render_never_finishes = False
+        cloud.render_never_finishes = False
         second = await client.call_tool("export", {})
         record_output(second)
-    assert len(emu.renders) == 1, "a second render was started"
+    assert cloud.calls["render_start"] == 1, "a second render was started"
+    assert second.structured_content["status"] == "succeeded", text_of(second)
     assert second.structured_content["render_id"] == first.structured_content["render_id"]
 
 
@@ -391,7 +386,7 @@ async def test_export_after_render_timeout_resumes_the_same_render(
     ],
 )
 async def test_token_goes_only_to_the_api_host(tmp_path: Path, url: str, bearer: bool) -> None:
-    """In the emulator the CDN shares the API's host, so the matrix cannot see this: check it directly."""
+    """In the studio the render link shares the API's host, so the matrix cannot see this: check it directly."""
     import httpx
 
     from nemovideo_mcp.backend.client import NemoApi
