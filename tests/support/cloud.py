@@ -66,10 +66,12 @@ class CloudQuirks:
         # Renders are made at this size whatever the draft asks: real renders, fast enough for many tests.
         self.render_size: tuple[int, int] | None = None
         self.hang_seconds = 30.0  # how long a "hang" fault holds its request before the real answer
+        self.balance: int | None = None  # the credits left, as the cloud counts them (the studio's are unlimited)
         self._faults: dict[str, list[Fault]] = defaultdict(list)
         self.calls: dict[str, int] = defaultdict(int)
         self.shaped = 0  # render-status answers sent in the task shape
         self.issued_tokens: list[str] = []  # every anonymous token the studio handed out, in order
+        self.user_ids: list[str] = []  # the users those tokens stand for, in the same order
         self.sessions: list[str] = []  # every session the studio created, in order
 
     def fail_next(
@@ -115,7 +117,9 @@ class CloudQuirks:
             if route == "render_start" and self.render_size is not None:
                 receive = await _rewritten_body(receive, self._resized)
             if route == "anonymous_token":
-                send = _Peek(send, lambda data: self.issued_tokens.append(str(data["token"])))
+                send = _Peek(send, self._issued)
+            elif route == "credits" and self.balance is not None:
+                send = _Rewrite(send, self._balance)
             elif route == "create_session":
                 send = _Peek(send, lambda data: self.sessions.append(str(data["session_id"])))
             elif route == "render_status" and (self.render_never_finishes or self.render_shape == "task"):
@@ -125,6 +129,17 @@ class CloudQuirks:
             await self.app(scope, receive, send)
 
         return app
+
+    def _issued(self, data: dict[str, Any]) -> None:
+        self.issued_tokens.append(str(data["token"]))
+        self.user_ids.append(str(data["user_id"]))
+
+    def _balance(self, answer: dict[str, Any]) -> dict[str, Any]:
+        data = answer.get("data")
+        if answer.get("code") != 0 or not isinstance(data, dict):
+            return answer
+        frozen = int(data.get("frozen") or 0)
+        return {**answer, "data": {**data, "available": self.balance, "total": (self.balance or 0) + frozen}}
 
     def _render_status(self, answer: dict[str, Any]) -> dict[str, Any]:
         data = answer.get("data") or {}
