@@ -126,7 +126,7 @@ async def inprocess(settings: Settings, mode: str = "auto") -> AsyncIterator[Cli
         yield recording(client)
 
 
-def stdio_env(backend: EmulatorServer, home: Path, **extra: str) -> dict[str, str]:
+def stdio_env(backend: LoopbackServer, home: Path, **extra: str) -> dict[str, str]:
     env = {
         "HOME": str(home),
         "PATH": os.environ.get("PATH", ""),

@@ -172,6 +172,23 @@ def test_reset_and_malformed_answers(cloud: CloudQuirks, http: httpx.Client) -> 
         json.loads(malformed.content)
 
 
+def test_revoked_tokens_and_lost_sessions_are_refused(cloud: CloudQuirks, http: httpx.Client) -> None:
+    lost = http.headers["x-session"]
+    cloud.drop_sessions()
+    state = http.get(f"/api/state/nemo_agent/me/{lost}/latest")
+    assert state.json()["code"] == 1002
+    turn = http.send(_turn(http))
+    assert turn.status_code == 404 and turn.json() == {"detail": f"Session not found: {lost}"}
+    render = http.post("/api/render/proxy/lambda", json={"id": "r1", "sessionId": lost, "draft": {}})
+    assert render.json()["code"] == 1002
+    http.headers["x-session"] = http.post("/api/tasks/me/with-session/nemo_agent", json={}).json()["data"]["session_id"]
+    http.send(_turn(http)).read()  # a new session is served, its body read once by the wrapper and once by the studio
+    assert _state(http)["draft"].get("t")
+    cloud.revoke_tokens()
+    assert http.get("/api/credits/balance/simple").json()["code"] == 1001
+    assert cloud.calls["run_sse"] == 2 and cloud.calls["credits"] == 1
+
+
 def test_a_hung_request_gets_no_answer_in_time(cloud: CloudQuirks, http: httpx.Client) -> None:
     cloud.hang_seconds = 30.0
     cloud.fail_next("credits", kind="hang")

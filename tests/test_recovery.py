@@ -1,4 +1,7 @@
-"""Bootstrap and the documented recoveries, each driven through the MCP client."""
+"""Bootstrap and the documented recoveries, each driven through the MCP client.
+
+The backend is the real studio; `support.cloud` makes it expire tokens, lose sessions and fail like the cloud.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,16 @@ import pytest
 
 from conftest import inprocess, make_settings, over_stdio, record_output, stdio_env, text_of
 from nemovideo_mcp.settings import Settings
-from support.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 
 
-async def test_first_call_bootstraps_and_identity_survives_restart(settings: Settings, emu: Emulator) -> None:
+@pytest.fixture
+def settings(cloud_server: LoopbackServer, home: Path) -> Settings:
+    return make_settings(cloud_server, home)
+
+
+async def test_first_call_bootstraps_and_identity_survives_restart(settings: Settings, cloud: CloudQuirks) -> None:
     async with inprocess(settings) as client:
         first = await client.call_tool("state", {})
         record_output(first)
@@ -21,35 +30,38 @@ async def test_first_call_bootstraps_and_identity_survives_restart(settings: Set
     async with inprocess(settings) as client:  # a new server process would see the same state folder
         second = await client.call_tool("credits", {})
         assert not second.is_error
-    assert emu.anonymous_tokens_issued == 1
-    assert len(emu.sessions) == 1
+    assert len(cloud.issued_tokens) == 1
+    assert len(cloud.sessions) == 1
     client_id = (settings.state_dir / "client_id").read_text().strip()
     assert len(client_id) == 36
     assert oct((settings.state_dir / "identity.json").stat().st_mode & 0o777) == "0o600"
 
 
-async def test_expired_anonymous_token_is_renewed_once(settings: Settings, emu: Emulator) -> None:
+async def test_expired_anonymous_token_is_renewed_once(settings: Settings, cloud: CloudQuirks) -> None:
     async with inprocess(settings) as client:
         await client.call_tool("credits", {})
-        emu.expire_all_tokens()
+        cloud.revoke_tokens()
         result = await client.call_tool("credits", {})
         record_output(result)
         assert not result.is_error, text_of(result)
-    assert emu.anonymous_tokens_issued == 2
+    assert len(cloud.issued_tokens) == 2
 
 
-async def test_http_401_is_treated_like_1001(settings: Settings, emu: Emulator) -> None:
+async def test_http_401_is_treated_like_1001(settings: Settings, cloud: CloudQuirks) -> None:
     async with inprocess(settings) as client:
         await client.call_tool("credits", {})
-        emu.fail_next("credits", http_status=401)
+        cloud.fail_next("credits", status=401)
         result = await client.call_tool("credits", {})
         assert not result.is_error, text_of(result)
-    assert emu.anonymous_tokens_issued == 2
+    assert len(cloud.issued_tokens) == 2
 
 
-async def test_rejected_user_token_gives_clear_message(backend: EmulatorServer, home: Path, emu: Emulator) -> None:
+async def test_rejected_user_token_gives_clear_message(
+    cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks
+) -> None:
     secret = "nmv_usr_user_supplied_but_unknown_0001"
-    settings = make_settings(backend, home, token=secret)
+    cloud.revoked.add(secret)
+    settings = make_settings(cloud_server, home, token=secret)
     async with inprocess(settings) as client:
         result = await client.call_tool("credits", {})
         record_output(result)
@@ -57,70 +69,71 @@ async def test_rejected_user_token_gives_clear_message(backend: EmulatorServer, 
     assert result.structured_content["error"]["code"] == "token_rejected"
     assert "NEMO_TOKEN" in text_of(result)
     assert secret not in text_of(result) and secret not in repr(result.structured_content)
-    assert emu.anonymous_tokens_issued == 0
+    assert cloud.issued_tokens == []
 
 
-async def test_user_token_is_used_instead_of_anonymous(backend: EmulatorServer, home: Path, emu: Emulator) -> None:
-    token = "nmv_usr_registered_user_token_0002"
-    emu.add_user(token, registered=True, credits=777)
-    async with inprocess(make_settings(backend, home, token=token)) as client:
+async def test_user_token_is_used_instead_of_anonymous(
+    cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks
+) -> None:
+    token = "nmv_usr_registered_user_token_0002"  # on loopback the studio takes any token as a registered user
+    cloud.balance = 777
+    async with inprocess(make_settings(cloud_server, home, token=token)) as client:
         result = await client.call_tool("credits", {})
     assert result.structured_content["available"] == 777
     assert result.structured_content["anonymous"] is False
-    assert emu.anonymous_tokens_issued == 0
+    assert cloud.issued_tokens == []
 
 
-async def test_lost_session_is_recreated_and_user_told(settings: Settings, emu: Emulator) -> None:
+async def test_lost_session_is_recreated_and_user_told(settings: Settings, cloud: CloudQuirks) -> None:
     async with inprocess(settings) as client:
         await client.call_tool("state", {})
-        emu.drop_all_sessions()
+        cloud.drop_sessions()
         result = await client.call_tool("state", {})
         record_output(result)
     assert not result.is_error, text_of(result)
     assert any("started fresh" in n for n in result.structured_content["notices"])
-    assert len(emu.sessions) >= 1 and emu.anonymous_tokens_issued == 1
+    assert len(cloud.sessions) == 2 and len(cloud.issued_tokens) == 1
 
 
-async def test_adk_404_session_not_found_on_stream(settings: Settings, emu: Emulator) -> None:
+async def test_adk_404_session_not_found_on_stream(settings: Settings, cloud: CloudQuirks) -> None:
     async with inprocess(settings) as client:
         await client.call_tool("state", {})
-        emu.fail_next("run_sse", fault="session_not_found_404")
-        result = await client.call_tool("generate", {"instruction": "add a title \"Hello\""})
+        cloud.fail_next("run_sse", kind="session_not_found_404")
+        result = await client.call_tool("generate", {"instruction": "Make a 1-second video: Hello."})
         record_output(result)
     assert not result.is_error, text_of(result)
     assert "started fresh" in text_of(result)
-    assert emu.run_sse_calls == 2  # the refused attempt, then one served on the new session
+    assert cloud.calls["run_sse"] == 2  # the refused attempt, then one served on the new session
 
 
-async def test_http_400_on_token_call_makes_new_client_id(settings: Settings, emu: Emulator) -> None:
+async def test_http_400_on_token_call_makes_new_client_id(settings: Settings, cloud: CloudQuirks) -> None:
     settings.state_dir.mkdir(parents=True)
     (settings.state_dir / "client_id").write_text("6f1c1a52-5f1e-4b53-9a44-bd0f2b0d9e11")
-    emu.fail_next("anonymous_token", http_status=400)
+    cloud.fail_next("anonymous_token", status=400)
     async with inprocess(settings) as client:
         result = await client.call_tool("credits", {})
     assert not result.is_error, text_of(result)
     assert (settings.state_dir / "client_id").read_text().strip() != "6f1c1a52-5f1e-4b53-9a44-bd0f2b0d9e11"
-    assert emu.anonymous_tokens_issued == 1
+    assert len(cloud.issued_tokens) == 1
 
 
 @pytest.mark.parametrize("route", ["anonymous_token", "credits"])
 async def test_429_is_retried_once_after_the_delay(
-    backend: EmulatorServer, home: Path, emu: Emulator, route: str
+    cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks, route: str
 ) -> None:
-    settings = make_settings(backend, home, rate_limit_delay=0.4)
-    emu.fail_next(route, http_status=429)
-    path = "/api/auth/anonymous-token" if route == "anonymous_token" else "/api/credits/balance/simple"
+    settings = make_settings(cloud_server, home, rate_limit_delay=0.4)
+    cloud.fail_next(route, status=429)
     async with inprocess(settings) as client:
         began = time.monotonic()
         result = await client.call_tool("credits", {})
         took = time.monotonic() - began
     assert not result.is_error, text_of(result)
     assert took >= 0.4  # waited NEMO_RATE_LIMIT_DELAY before the one retry
-    assert sum(1 for r in emu.requests if r.path == path) == 2
+    assert cloud.calls[route] == 2
 
 
-async def test_429_twice_on_token_explains_the_weekly_limit(settings: Settings, emu: Emulator) -> None:
-    emu.fail_next("anonymous_token", http_status=429, times=2)
+async def test_429_twice_on_token_explains_the_weekly_limit(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.fail_next("anonymous_token", status=429, times=2)
     async with inprocess(settings) as client:
         result = await client.call_tool("credits", {})
     assert result.is_error
@@ -128,8 +141,8 @@ async def test_429_twice_on_token_explains_the_weekly_limit(settings: Settings, 
     assert "NEMO_TOKEN" in text_of(result)
 
 
-async def test_invalid_setting_keeps_server_listed_and_explains(backend: EmulatorServer, home: Path) -> None:
-    env = stdio_env(backend, home, NEMO_LANGUAGE="not a language!")
+async def test_invalid_setting_keeps_server_listed_and_explains(cloud_server: LoopbackServer, home: Path) -> None:
+    env = stdio_env(cloud_server, home, NEMO_LANGUAGE="not a language!")
     async with over_stdio(env) as client:
         tools = await client.list_tools()
         assert len(tools.tools) == 5
@@ -157,10 +170,10 @@ async def test_connected_notice_in_human_words(settings: Settings) -> None:
 
 
 async def test_two_servers_started_at_once_share_one_identity(
-    backend: EmulatorServer, home: Path, emu: Emulator
+    cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks
 ) -> None:
     """Two clients launching the server at the same moment must not burn two weekly anonymous tokens."""
-    env = stdio_env(backend, home)
+    env = stdio_env(cloud_server, home)
     results: list[object] = []
 
     async def one() -> None:
@@ -171,12 +184,12 @@ async def test_two_servers_started_at_once_share_one_identity(
         tg.start_soon(one)
         tg.start_soon(one)
     assert len(results) == 2 and not any(r.is_error for r in results)  # type: ignore[attr-defined]
-    assert emu.anonymous_tokens_issued == 1
-    assert len(emu.sessions) == 1
+    assert len(cloud.issued_tokens) == 1
+    assert len(cloud.sessions) == 1
 
 
-async def test_local_backend_never_touches_the_real_identity(backend: EmulatorServer, home: Path) -> None:
-    env = stdio_env(backend, home, NEMO_API_URL="local")
+async def test_local_backend_never_touches_the_real_identity(cloud_server: LoopbackServer, home: Path) -> None:
+    env = stdio_env(cloud_server, home, NEMO_API_URL="local")
     async with over_stdio(env) as client:
         result = await client.call_tool("credits", {})
     assert not result.is_error, text_of(result)

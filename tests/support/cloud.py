@@ -46,6 +46,7 @@ HEARTBEATS: dict[str, bytes] = {
     "empty": b"data:\n\n",
     "json": b'data: {"type":"heartbeat"}\n\n',
 }
+_SESSION_IN_PATH = re.compile(r"/me/([^/]+)")
 _STILL_RUNNING = 95  # the progress a render that never finishes stays at
 
 
@@ -73,6 +74,9 @@ class CloudQuirks:
         self.issued_tokens: list[str] = []  # every anonymous token the studio handed out, in order
         self.user_ids: list[str] = []  # the users those tokens stand for, in the same order
         self.sessions: list[str] = []  # every session the studio created, in order
+        # What the cloud no longer knows: tokens it refuses (1001) and sessions it lost (1002, ADK's 404).
+        self.revoked: set[str] = set()
+        self.dropped: set[str] = set()
 
     def fail_next(
         self,
@@ -89,6 +93,14 @@ class CloudQuirks:
         if code is None and status is None and kind is None:
             raise ValueError("give a code, a status or a kind")
         self._faults[route].extend(Fault(code, status, kind) for _ in range(times))
+
+    def revoke_tokens(self) -> None:
+        """Every token handed out so far expires: requests bearing one are refused with 1001."""
+        self.revoked.update(self.issued_tokens)
+
+    def drop_sessions(self) -> None:
+        """The cloud loses every session created so far."""
+        self.dropped.update(self.sessions)
 
     @property
     def queued(self) -> int:
@@ -114,6 +126,10 @@ class CloudQuirks:
         """The studio's app for this route, with the quirks the test switched on."""
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            refusal, receive = await self._refusal(route, scope, receive)
+            if refusal is not None:
+                await act_out(refusal, self.app, scope, receive, send, hang_seconds=0)
+                return
             if route == "render_start" and self.render_size is not None:
                 receive = await _rewritten_body(receive, self._resized)
             if route == "anonymous_token":
@@ -129,6 +145,22 @@ class CloudQuirks:
             await self.app(scope, receive, send)
 
         return app
+
+    async def _refusal(self, route: str, scope: Scope, receive: Receive) -> tuple[Fault | None, Receive]:
+        """How the cloud refuses a revoked token or a lost session, if the request carries one."""
+        bearer = dict(scope["headers"]).get(b"authorization", b"").decode().partition(" ")[2].strip()
+        if bearer in self.revoked:
+            return Fault(code=1001), receive
+        if not self.dropped:
+            return None, receive
+        session = match[1] if (match := _SESSION_IN_PATH.search(scope["path"])) else None
+        if route in ("run_sse", "render_start"):
+            raw, receive = await _buffered(receive)
+            body = _json_object(raw) or {}
+            session = str(body.get("session_id") or body.get("sessionId") or "")
+        if session not in self.dropped:
+            return None, receive
+        return (Fault(kind="session_not_found_404") if route == "run_sse" else Fault(code=1002)), receive
 
     def _issued(self, data: dict[str, Any]) -> None:
         self.issued_tokens.append(str(data["token"]))
@@ -159,32 +191,44 @@ class CloudQuirks:
         return body
 
 
-async def _rewritten_body(receive: Receive, rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> Receive:
-    """A `receive` that gives the app the JSON request body rewritten (what is not a JSON object, as sent)."""
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a `receive` that gives the app that body again (then the disconnect)."""
     raw = b""
     message = await receive()
-    while message["type"] == "http.request" and message.get("more_body"):
+    while message["type"] == "http.request":
         raw += message.get("body", b"")
+        if not message.get("more_body"):
+            break
         message = await receive()
-    if message["type"] == "http.request":
-        raw += message.get("body", b"")
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            raw = json.dumps(rewrite(parsed)).encode()
-        message = {"type": "http.request", "body": raw, "more_body": False}
-    first: Message | None = message
+    return raw, _replay(message if message["type"] != "http.request" else _body(raw), receive)
+
+
+async def _rewritten_body(receive: Receive, rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> Receive:
+    """A `receive` that gives the app the JSON request body rewritten (what is not a JSON object, as sent)."""
+    raw, replay = await _buffered(receive)
+    parsed = _json_object(raw)
+    return replay if parsed is None else _replay(_body(json.dumps(rewrite(parsed)).encode()), receive)
+
+
+def _body(raw: bytes) -> Message:
+    return {"type": "http.request", "body": raw, "more_body": False}
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    pending: list[Message] = [first]
 
     async def replay() -> Message:
-        nonlocal first
-        if first is None:
-            return await receive()  # the disconnect, when it comes
-        message, first = first, None
-        return message
+        return pending.pop() if pending else await receive()
 
     return replay
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 class _Peek:
