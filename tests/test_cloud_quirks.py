@@ -225,6 +225,20 @@ def _event(line: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
+def test_partial_replies_and_a_model_error(cloud: CloudQuirks, http: httpx.Client) -> None:
+    cloud.partial_replies = True
+    _, body, _ = _read_until_cut(http, _turn(http))
+    events = [e for e in map(_event, body.split(b"\n")) if e and e.get("content", {}).get("role") == "model"]
+    texts = [e["content"]["parts"][0].get("text") for e in events]
+    pieces = [t for e, t in zip(events, texts, strict=True) if e.get("partial")]
+    assert len(pieces) == 3 and "".join(pieces) == texts[-1] and not events[-1].get("partial")
+    cloud.fail_next("run_sse", kind="model_error")
+    _, body, dropped = _read_until_cut(http, _turn(http))
+    assert not dropped and [e.get("errorCode") for e in map(_event, body.split(b"\n")) if e] == [
+        "MALFORMED_FUNCTION_CALL"
+    ]
+
+
 def test_a_render_that_never_finishes_and_a_cut_download(
     cloud: CloudQuirks, http: httpx.Client, tmp_path: Path
 ) -> None:

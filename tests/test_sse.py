@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from conftest import inprocess, text_of
+import pytest
+
+from conftest import inprocess, make_settings, text_of
 from nemovideo_mcp.backend.sse import (
     DraftUpdate,
     Heartbeat,
@@ -16,7 +19,8 @@ from nemovideo_mcp.backend.sse import (
     parse_data,
 )
 from nemovideo_mcp.settings import Settings
-from support.emulator import Emulator
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 
 
 def _event(**fields: object) -> str:
@@ -29,11 +33,17 @@ def _text(text: str, partial: bool = False) -> str:
 
 
 def test_each_kind_of_event() -> None:
-    call = _event(content={"parts": [{"functionCall": {"id": "adk-1", "name": "generate_video", "args": {}}}]},
-                  longRunningToolIds=["adk-1"])
-    response = _event(content={"parts": [{"functionResponse": {"id": "adk-1", "name": "generate_video",
-                                                               "response": {"status": "ok"}}}], "role": "user"},
-                      actions={"stateDelta": {"draft": {"t": []}}, "artifactDelta": {}})
+    call = _event(
+        content={"parts": [{"functionCall": {"id": "adk-1", "name": "generate_video", "args": {}}}]},
+        longRunningToolIds=["adk-1"],
+    )
+    response = _event(
+        content={
+            "parts": [{"functionResponse": {"id": "adk-1", "name": "generate_video", "response": {"status": "ok"}}}],
+            "role": "user",
+        },
+        actions={"stateDelta": {"draft": {"t": []}}, "artifactDelta": {}},
+    )
     assert parse_data(_text("Hi")) == [Text("Hi", partial=False)]
     assert parse_data(call) == [ToolActivity("generate_video", "call")]
     assert parse_data(response) == [ToolActivity("generate_video", "response"), DraftUpdate({"t": []})]
@@ -69,16 +79,22 @@ def test_trailing_temporary_issue_after_real_work_is_dropped() -> None:
     assert collector.text == "Added the music."
 
 
-async def test_partial_stream_through_the_server(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream("Your draft has three scenes.", partial=True)
+@pytest.fixture
+def settings(cloud_server: LoopbackServer, home: Path) -> Settings:
+    return make_settings(cloud_server, home)
+
+
+async def test_partial_stream_through_the_server(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.partial_replies = True  # the studio's reply arrives in pieces first, then whole
     async with inprocess(settings) as client:
-        result = await client.call_tool("generate", {"instruction": "make a video about a harbour"})
-    assert result.structured_content["reply"] == "Your draft has three scenes."
-    assert text_of(result).count("three scenes") == 1
+        result = await client.call_tool("generate", {"instruction": "Make a 1-second video: Three scenes."})
+    reply = result.structured_content["reply"]
+    assert reply.startswith("Done: made a 1s") and reply.count("Done") == 1, reply
+    assert text_of(result).count("Done: made a 1s") == 1
 
 
-async def test_stream_error_event_is_a_failed_turn(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream(None, error_code="MALFORMED_FUNCTION_CALL")
+async def test_stream_error_event_is_a_failed_turn(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.fail_next("run_sse", kind="model_error")
     async with inprocess(settings) as client:
         result = await client.call_tool("generate", {"instruction": "make a video about a harbour"})
         assert not (await client.call_tool("credits", {})).is_error

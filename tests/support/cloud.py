@@ -62,6 +62,7 @@ class CloudQuirks:
         self.gui_phrases = False
         self.render_shape: Literal["data", "task"] = "data"
         self.heartbeats: Literal["none", "comment", "empty", "json"] = "none"
+        self.partial_replies = False  # replies streamed in partial pieces before the whole event
         # Status answers say "processing" at 95 % whatever the studio's render did (it does finish meanwhile).
         self.render_never_finishes = False
         # Renders are made at this size whatever the draft asks: real renders, fast enough for many tests.
@@ -140,8 +141,8 @@ class CloudQuirks:
                 send = _Peek(send, lambda data: self.sessions.append(str(data["session_id"])))
             elif route == "render_status" and (self.render_never_finishes or self.render_shape == "task"):
                 send = _Rewrite(send, self._render_status)
-            elif route == "run_sse" and (self.gui_phrases or self.heartbeats != "none"):
-                send = _Stream(send, self.heartbeats, self.gui_phrases)
+            elif route == "run_sse" and (self.gui_phrases or self.heartbeats != "none" or self.partial_replies):
+                send = _Stream(send, self.heartbeats, self.gui_phrases, self.partial_replies)
             await self.app(scope, receive, send)
 
         return app
@@ -288,10 +289,10 @@ class _Rewrite:
 
 
 class _Stream:
-    """Keep-alives before the first event, and a GUI-phrase reply after the last one."""
+    """Keep-alives before the first event, replies streamed in partial pieces first, a GUI-phrase reply last."""
 
-    def __init__(self, send: Send, heartbeats: str, gui: bool) -> None:
-        self.send, self.heartbeat, self.gui = send, HEARTBEATS.get(heartbeats, b""), gui
+    def __init__(self, send: Send, heartbeats: str, gui: bool, partial: bool) -> None:
+        self.send, self.heartbeat, self.gui, self.partial = send, HEARTBEATS.get(heartbeats, b""), gui, partial
         self.started = False
 
     async def __call__(self, message: Message) -> None:
@@ -299,9 +300,25 @@ class _Stream:
             await self.send(message)
             return
         body = message.get("body", b"")
+        if self.partial:
+            body = _pieces_first(body)
         if not self.started:
             self.started = True
             body = self.heartbeat * 3 + body
         if not message.get("more_body") and self.gui:
             body += encode(Turn().text(GUI_REPLY))
         await self.send({**message, "body": body})
+
+
+def _pieces_first(chunk: bytes) -> bytes:
+    """ADK's streaming mode: a model reply arrives in partial pieces, then once more whole."""
+    event = _json_object(chunk.removeprefix(b"data: ")) if chunk.startswith(b"data: ") else None
+    parts = (event or {}).get("content", {}).get("parts") or [{}]
+    text = parts[0].get("text") if event and event.get("content", {}).get("role") == "model" else None
+    if not isinstance(text, str) or not text or event is None:
+        return chunk
+    size = -(-len(text) // 3)
+    pieces = [text[i : i + size] for i in range(0, len(text), size)]
+    content = event["content"]
+    partials = [{**event, "content": {**content, "parts": [{"text": p}]}, "partial": True} for p in pieces]
+    return b"".join(encode(partial) for partial in partials) + chunk

@@ -28,6 +28,7 @@ FaultKind = Literal[
     "cut_download",  # the whole length declared, half the bytes sent, then the socket closes
     "session_not_found_404",  # ADK's own 404 for an unknown session
     "validation_422",  # FastAPI's validation detail
+    "model_error",  # a 200 stream whose only event is the model's error code: the turn did nothing
 ]
 
 ENVELOPE_MESSAGES = {
@@ -114,6 +115,9 @@ async def act_out(
         cut = _TruncatedStream(send) if fault.kind == "truncated_sse" else _CutBody(send)
         await app(scope, receive, cut)  # the work still lands server-side; only the client loses the end
         raise DropConnection
+    elif fault.kind == "model_error":
+        event = {"author": "nemo_agent", "errorCode": "MALFORMED_FUNCTION_CALL", "errorMessage": "The model stopped."}
+        await _answer(send, 200, b"data: " + json.dumps(event).encode() + b"\n\n", b"text/event-stream")
     elif fault.kind == "garbage_sse":
         await app(scope, receive, _Garbage(send))
     else:  # a reset: a length promised, nothing sent
