@@ -1,117 +1,375 @@
-"""How fast a finished render lands on disk, and what it costs in status requests.
+"""How soon a finished render is noticed, at what cost in status requests; and what one tool call costs us.
 
-Runs many renders of random duration (30-90 emulated seconds, like the real
-service) against the emulator with its clock scaled, once with our aimed
-polling (`nemovideo_mcp.app.polling.PollSchedule`) and once with the vendor's
-fixed 30 s poll, and prints, in emulated seconds: the delay from the
-emulator marking the render complete to the MP4 being on disk (median,
-p95) and the status requests per render.
+Part 1, `curves`: the poll schedule (`nemovideo_mcp.app.polling.PollSchedule`)
+against renders whose progress follows different curves, side by side with
+the schedule as it was before (copied below as `OldSchedule`) and the vendor's
+fixed 30 s poll. A simulated clock: this is about the schedule, not wall time.
 
-    python bench/render_polling.py [--renders 60] [--scale 0.1]
+Part 2, `calls`: the median and p90 of one `credits` tool call over stdio
+against a backend in its own process, the same HTTP request sent straight to
+that backend, and the SDK's own stdio round trip (a server with one tool that
+returns a constant). What is left is our server's own cost per call.
+
+    python bench/render_polling.py [curves|calls|both] [--runs 50] [--calls 300]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import random
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import anyio
 import httpx
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 from nemovideo_mcp.app.polling import PollSchedule
-from nemovideo_mcp.attribution import attribution_headers
-from nemovideo_mcp.backend.client import NemoApi
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test backends live with the tests
-from support.emulator import Emulator, EmulatorServer
+TESTS = Path(__file__).resolve().parents[1] / "tests"  # the emulator lives with the tests
 
-DRAFT = {"t": [{"tt": 0, "sg": [{"d": 5000, "m": {"name": "clip"}}]}], "d": 5000, "m": {"width": 320, "height": 240}}
+# --- part 1: the schedule against progress curves ----------------------------------------------------------------
+
+# Fraction done against fraction of the render's time.
+CURVES: dict[str, Callable[[float], float]] = {
+    "even": lambda x: x,
+    "slow start": lambda x: x * x,
+    "fast start": math.sqrt,
+    "stall at 90 %": lambda x: min(0.9, x / 0.8),  # even, at 90 % by 72 % of the time, held there to the end
+}
+RENDERS = (20.0, 45.0, 90.0, 300.0)
+TARGET_RENDER, TARGET_LATE, TARGET_POLLS = 45.0, 5.0, 6
+QUEUED = (0.0, 2.0)  # the render starts this long after the submit answer
+LEG = (0.01, 0.15)  # one way of one status request
 
 
-def aimed(scale: float) -> Callable[[], PollSchedule]:
-    defaults = PollSchedule()
-    return lambda: PollSchedule(initial=15.0 * scale, ceiling=30.0 * scale, factor=defaults.factor,
-                                margin=defaults.margin * scale, narrow=defaults.narrow * scale,
-                                longest_aim=defaults.longest_aim * scale)
+class Schedule(Protocol):
+    def record(self, elapsed: float, progress: float | None) -> None: ...
+
+    def next_delay(self, elapsed: float) -> float: ...
 
 
-class FixedPoll(PollSchedule):
-    """The vendor docs' loop: every 30 s, whatever the progress says."""
+@dataclass
+class OldSchedule:
+    """`PollSchedule` as it was on main before the curves (508497f), parameters and all: the baseline."""
+
+    initial: float = 15.0
+    ceiling: float = 30.0
+    factor: float = 1.5
+    margin: float = 0.25
+    narrow: float = 6.0
+    longest_aim: float = 120.0
+    samples: list[tuple[float, float]] = field(default_factory=list)
+    _blind_delay: float | None = None
+
+    def record(self, elapsed: float, progress: float | None) -> None:
+        if progress is not None and 0 <= progress <= 100:
+            self.samples.append((elapsed, float(progress)))
 
     def next_delay(self, elapsed: float) -> float:
-        return self.ceiling
+        window = self._finish_window()
+        if window is None:
+            self._blind_delay = (
+                self.initial if self._blind_delay is None else min(self.ceiling, self._blind_delay * self.factor)
+            )
+            return self._blind_delay
+        earliest, latest = window
+        target = latest + self.margin if latest - earliest <= self.narrow else earliest
+        return min(self.longest_aim, max(min(self.initial, 0.1), target - elapsed))
+
+    def _finish_window(self) -> tuple[float, float] | None:
+        if len(self.samples) < 2:
+            return None
+        t0, p0 = self.samples[0]
+        t1, p1 = self.samples[-1]
+        span = t1 - t0
+        if span <= 0 or p1 - p0 < 1 or p1 >= 100:
+            return None
+        fast = (p1 - p0 + 1) / span
+        slow = (p1 - p0 - 1) / span
+        remaining = 100 - p1
+        earliest = t1 + max(0.0, remaining - 1) / fast
+        if slow <= 0:
+            return earliest, earliest + self.ceiling * 10
+        latest = t1 + (remaining + 1) / slow
+        return earliest, latest
 
 
-def fixed(scale: float) -> Callable[[], PollSchedule]:
-    return lambda: FixedPoll(initial=30.0 * scale, ceiling=30.0 * scale)
+class FixedPoll:
+    """The vendor docs' loop: every 30 s, whatever the progress says."""
+
+    def record(self, elapsed: float, progress: float | None) -> None:
+        pass
+
+    def next_delay(self, elapsed: float) -> float:
+        return 30.0
 
 
-async def one_render(api: NemoApi, emu: Emulator, session_id: str, index: int, schedule: PollSchedule,
-                     folder: Path, scale: float, out: list[tuple[float, int]]) -> None:
-    render_id = f"render_bench_{index}_{random.getrandbits(32):x}"
-    started = time.monotonic()
-    status = await api.render_start(render_id, session_id, DRAFT)
-    schedule.record(0.0, status.progress)
-    while status.status != "completed":
-        await anyio.sleep(schedule.next_delay(time.monotonic() - started))
-        status = await api.render_status(render_id)
-        schedule.record(time.monotonic() - started, status.progress)
-    await api.download(status.url or api.render_download_path(render_id), folder / f"{render_id}.mp4",
-                       max_bytes=1 << 30)
-    on_disk = time.time()
-    job = emu.renders[render_id]
-    assert job.completed_at is not None
-    out.append(((on_disk - job.completed_at) / scale, job.status_requests))
+STRATEGIES: dict[str, Callable[[], Schedule]] = {
+    "aimed (ours)": PollSchedule,
+    "old aimed": OldSchedule,
+    "fixed 30 s": FixedPoll,
+}
 
 
-async def run(strategy: str, make: Callable[[], PollSchedule], renders: int, scale: float) -> list[tuple[float, int]]:
-    emu = Emulator(time_scale=scale, seed=7)
-    emu.render_seconds_range = (30.0, 90.0)
-    results: list[tuple[float, int]] = []
-    with EmulatorServer(emu) as server, tempfile.TemporaryDirectory() as tmp:
-        api = NemoApi(server.url, headers=attribution_headers("unknown"))
+def reading(curve: Callable[[float], float], render_s: float, queued: float, at: float) -> int | None:
+    """The backend's progress at `at` seconds after submit, None once completed. Like the emulator:
+    5 % in the start answer, whole numbers, at most 99 % until the render is complete."""
+    x = (at - queued) / render_s
+    if x >= 1:
+        return None
+    return 5 if x <= 0 else min(99, 5 + math.floor(95 * curve(x)))
+
+
+def one_render(
+    make: Callable[[], Schedule], curve: Callable[[float], float], render_s: float, rng: random.Random
+) -> tuple[float, int, float]:
+    """(seconds from completion to the answer saying so, status requests, longest wait): export's loop."""
+    queued = rng.uniform(*QUEUED)
+    schedule = make()
+    schedule.record(0.0, 5)
+    now, polls, longest = 0.0, 0, 0.0
+    while True:
+        wait = schedule.next_delay(now)
+        longest = max(longest, wait)
+        there, back = rng.uniform(*LEG), rng.uniform(*LEG)
+        now += wait + there
+        progress = reading(curve, render_s, queued, now)
+        now += back
+        polls += 1
+        if progress is None:
+            return now - (queued + render_s), polls, longest
+        schedule.record(now, progress)
+
+
+def curves_table(runs: int) -> bool:
+    print(
+        f"Part 1: a finished render noticed, simulated clock ({runs} renders per row: each starts "
+        f"{QUEUED[0]:g}-{QUEUED[1]:g} s after the submit answer,\neach status request takes "
+        f"{LEG[0] * 1000:g}-{LEG[1] * 1000:g} ms each way; progress is reported like the emulator: "
+        "5 % at submit, whole numbers, at most 99 % until complete)"
+    )
+    print(
+        f"{'curve':<14} {'render':>6} {'strategy':<13} {'late mean':>9} {'worst':>6} {'polls':>5} "
+        f"{'max':>4} {'longest wait':>12}"
+    )
+    met = True
+    for curve_name, curve in CURVES.items():
+        for render_s in RENDERS:
+            for name, make in STRATEGIES.items():
+                rng = random.Random(f"{curve_name}/{render_s}")  # every strategy meets the same renders
+                results = [one_render(make, curve, render_s, rng) for _ in range(runs)]
+                late = [r[0] for r in results]
+                polls = [r[1] for r in results]
+                mark = ""
+                if render_s == TARGET_RENDER and name == "aimed (ours)":
+                    ok = max(late) <= TARGET_LATE and max(polls) <= TARGET_POLLS
+                    met = met and ok
+                    mark = "  target met" if ok else "  TARGET MISSED"
+                print(
+                    f"{curve_name:<14} {render_s:>5g}s {name:<13} {statistics.mean(late):>8.2f}s "
+                    f"{max(late):>5.2f}s {statistics.mean(polls):>5.1f} {max(polls):>4} "
+                    f"{max(r[2] for r in results):>11.1f}s{mark}"
+                )
+        print()
+    print(
+        f"Target for a {TARGET_RENDER:g} s render on every curve: noticed within {TARGET_LATE:g} s, "
+        f"at most {TARGET_POLLS} status requests: {'met' if met else 'MISSED'}."
+    )
+    print("(The fixed poll's lateness depends on where its 30 s grid falls: 15 s on average over all phases.)")
+    return met
+
+
+# --- part 2: what one tool call costs ----------------------------------------------------------------------------
+
+# The SDK's floor: the smallest server the SDK allows, one tool returning a constant.
+FLOOR_SERVER = """
+from mcp.server import MCPServer
+server = MCPServer("floor")
+@server.tool(name="constant")
+async def constant() -> str:
+    return "ok"
+server.run()
+"""
+CLIENT_ID = "0b8a3f9e-2d54-4c9f-9a49-6a1f1d1e2b3c"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_backend(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The emulator in a process of its own, so its work never shares a core's time slice with the client."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    with log.open("wb") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "support.emulator", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         try:
-            async with httpx.AsyncClient(base_url=server.url) as raw:
-                grant = (await raw.post("/api/auth/anonymous-token",
-                                        headers={"X-Client-Id": "0b8a3f9e-2d54-4c9f-9a49-6a1f1d1e2b3c"})).json()
-            api.token = grant["data"]["token"]
-            session = await api.create_session("en")
-            async with anyio.create_task_group() as tg:
-                for index in range(renders):
-                    tg.start_soon(one_render, api, emu, session.session_id, index, make(), Path(tmp), scale, results)
-                    await anyio.sleep(0.01)
+            httpx.get(url + "/api/credits/balance/simple", timeout=1)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the emulator did not start: {log.read_text(errors='replace')}")
+
+
+def server_env(url: str, home: Path) -> dict[str, str]:
+    return {
+        "HOME": str(home),
+        "PATH": os.environ.get("PATH", ""),
+        "NEMO_API_URL": url,
+        "NEMO_STATE_DIR": str(home / "state"),
+        "NEMO_EXPORT_DIR": str(home / "exports"),
+    }
+
+
+@dataclass
+class Timings:
+    name: str
+    seconds: list[float] = field(default_factory=list)  # wall clock, one per call
+    cpu_ns: int = 0  # CPU time of every process taking part (client, servers, backend), all calls
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.seconds)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    @property
+    def cpu_per_call(self) -> float:
+        return self.cpu_ns / 1e9 / len(self.seconds)
+
+
+def children() -> list[int]:
+    """This process's child processes (Linux /proc): the stdio servers and the backend."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The parent pid is the second field after the parenthesised command name.
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def cpu_now(pids: list[int]) -> int:
+    """Nanoseconds on a CPU so far: this process (all threads) plus each child's threads (their schedstat)."""
+    total = time.process_time_ns()
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                total += int(task.read_text().split()[0])
+            except (OSError, ValueError):
+                continue
+    return total
+
+
+async def timed(call: Callable[[], Awaitable[object]], into: Timings, count: int, pids: list[int]) -> None:
+    cpu_before = cpu_now(pids)
+    for _ in range(count):
+        began = time.perf_counter()
+        await call()
+        into.seconds.append(time.perf_counter() - began)
+    into.cpu_ns += cpu_now(pids) - cpu_before
+
+
+async def calls_table(calls: int, mode: str) -> None:
+    rounds, warmup = 10, 30
+    with tempfile.TemporaryDirectory() as tmp:
+        backend, url = start_backend(Path(tmp) / "emulator.log")
+        try:
+            ours = StdioServerParameters(
+                command=sys.executable, args=["-m", "nemovideo_mcp"], env=server_env(url, Path(tmp) / "home")
+            )
+            floor = StdioServerParameters(
+                command=sys.executable, args=["-c", FLOOR_SERVER], env={"PATH": os.environ.get("PATH", "")}
+            )
+            tool = Timings("credits tool over stdio")
+            direct = Timings("same GET straight to the backend")
+            sdk = Timings("SDK floor: constant tool over stdio")
+            with (Path(tmp) / "server.log").open("w") as errlog:
+                async with (
+                    Client(stdio_client(ours, errlog=errlog), mode=mode, read_timeout_seconds=30) as client,
+                    Client(stdio_client(floor, errlog=errlog), mode=mode, read_timeout_seconds=30) as floor_client,
+                    httpx.AsyncClient(base_url=url, timeout=10) as http,
+                ):
+                    grant = await http.post("/api/auth/anonymous-token", headers={"X-Client-Id": CLIENT_ID})
+                    auth = {"Authorization": f"Bearer {grant.json()['data']['token']}"}
+
+                    async def credits() -> None:
+                        result = await client.call_tool("credits", {})
+                        assert not result.is_error, result
+
+                    async def get() -> None:
+                        response = await http.get("/api/credits/balance/simple", headers=auth)
+                        assert response.json()["code"] == 0, response.text
+
+                    async def constant() -> None:
+                        await floor_client.call_tool("constant", {})
+
+                    pids = children()
+                    scratch = Timings("warm-up")
+                    for call in (credits, get, constant):
+                        await timed(call, scratch, warmup, pids)  # the server's token and session, imports, pools
+                    # Interleaved rounds: load from other work on the machine falls on all three alike.
+                    for _ in range(rounds):
+                        await timed(credits, tool, calls // rounds, pids)
+                        await timed(get, direct, calls // rounds, pids)
+                        await timed(constant, sdk, calls // rounds, pids)
+                    protocol = client.protocol_version
         finally:
-            await api.aclose()
-    return results
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+            backend.terminate()
+            backend.wait(timeout=10)
+    print(
+        f"Part 2: one call, {len(tool.seconds)} calls each after {warmup} warm-up, in {rounds} interleaved rounds; "
+        f"protocol {protocol} (Client mode {mode!r});\nthe emulator in its own process on 127.0.0.1. CPU: "
+        "all processes taking part (client, server, emulator), per call; on a busy machine the steadier measure."
+    )
+    print(f"{'measure':<40} {'median ms':>9} {'p90 ms':>7} {'CPU ms':>7}")
+    for row in (tool, direct, sdk):
+        print(
+            f"{row.name:<40} {row.quantile(0.5) * 1000:>9.3f} {row.quantile(0.9) * 1000:>7.3f} "
+            f"{row.cpu_per_call * 1000:>7.3f}"
+        )
+    wall = tool.quantile(0.5) - direct.quantile(0.5) - sdk.quantile(0.5)
+    cpu = tool.cpu_per_call - direct.cpu_per_call - sdk.cpu_per_call
+    print(f"{'ours = tool - GET - SDK floor':<40} {wall * 1000:>9.3f} {'':>7} {cpu * 1000:>7.3f}   (target <= 0.300)")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--renders", type=int, default=60)
-    parser.add_argument("--scale", type=float, default=0.1, help="real seconds per emulated second")
+    parser.add_argument("part", nargs="?", choices=("curves", "calls", "both"), default="both")
+    parser.add_argument("--runs", type=int, default=50, help="simulated renders per row of part 1")
+    parser.add_argument("--calls", type=int, default=300, help="timed calls per measure in part 2")
+    parser.add_argument("--mode", default="auto", help="the SDK Client's protocol mode in part 2")
     args = parser.parse_args()
-    rows = []
-    for name, make in (("aimed (ours)", aimed(args.scale)), ("fixed 30 s", fixed(args.scale))):
-        results = await run(name, make, args.renders, args.scale)
-        delays = [d for d, _ in results]
-        requests = [r for _, r in results]
-        rows.append((name, len(results), statistics.median(delays), pct(delays, 0.95), statistics.mean(requests),
-                     max(requests)))
-    print(f"Render completion -> MP4 on disk, {args.renders} renders of 30-90 s (emulated seconds)")
-    print(f"{'strategy':<14} {'renders':>7} {'median s':>9} {'p95 s':>7} {'req/render':>11} {'max req':>8}")
-    for name, count, median, p95, mean_req, max_req in rows:
-        print(f"{name:<14} {count:>7} {median:>9.2f} {p95:>7.2f} {mean_req:>11.2f} {max_req:>8}")
+    if args.part in ("curves", "both"):
+        curves_table(args.runs)
+    if args.part in ("calls", "both"):
+        if args.part == "both":
+            print()
+        await calls_table(args.calls, args.mode)
 
 
 if __name__ == "__main__":
