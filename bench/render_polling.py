@@ -245,19 +245,22 @@ def server_env(url: str, home: Path) -> dict[str, str]:
     }
 
 
+ROLES = ("client", "server", "backend")
+
+
 @dataclass
 class Timings:
     name: str
     seconds: list[float] = field(default_factory=list)  # wall clock, one per call
-    cpu_ns: int = 0  # CPU time of every process taking part (client, servers, backend), all calls
+    cpu_ns: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))  # all calls, by process
 
     def quantile(self, q: float) -> float:
         ordered = sorted(self.seconds)
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
-    @property
-    def cpu_per_call(self) -> float:
-        return self.cpu_ns / 1e9 / len(self.seconds)
+    def cpu_per_call(self, role: str | None = None) -> float:
+        spent = self.cpu_ns[role] if role else sum(self.cpu_ns.values())
+        return spent / 1e9 / len(self.seconds)
 
 
 def children() -> list[int]:
@@ -273,25 +276,36 @@ def children() -> list[int]:
     return pids
 
 
-def cpu_now(pids: list[int]) -> int:
-    """Nanoseconds on a CPU so far: this process (all threads) plus each child's threads (their schedstat)."""
-    total = time.process_time_ns()
-    for pid in pids:
-        for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-            try:
-                total += int(task.read_text().split()[0])
-            except (OSError, ValueError):
-                continue
+def thread_cpu_ns(pid: int) -> int:
+    """Nanoseconds on a CPU so far, over the process's threads (their schedstat: finer than clock ticks)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(task.read_text().split()[0])
+        except (OSError, ValueError):
+            continue
     return total
 
 
-async def timed(call: Callable[[], Awaitable[object]], into: Timings, count: int, pids: list[int]) -> None:
-    cpu_before = cpu_now(pids)
+def cpu_now(servers: list[int], backend: int) -> dict[str, int]:
+    return {
+        "client": time.process_time_ns(),  # this process: the SDK client and the direct httpx client
+        "server": sum(thread_cpu_ns(pid) for pid in servers),
+        "backend": thread_cpu_ns(backend),
+    }
+
+
+async def timed(
+    call: Callable[[], Awaitable[object]], into: Timings, count: int, servers: list[int], backend: int
+) -> None:
+    before = cpu_now(servers, backend)
     for _ in range(count):
         began = time.perf_counter()
         await call()
         into.seconds.append(time.perf_counter() - began)
-    into.cpu_ns += cpu_now(pids) - cpu_before
+    after = cpu_now(servers, backend)
+    for role in ROLES:
+        into.cpu_ns[role] += after[role] - before[role]
 
 
 async def calls_table(calls: int, mode: str) -> None:
@@ -328,32 +342,33 @@ async def calls_table(calls: int, mode: str) -> None:
                     async def constant() -> None:
                         await floor_client.call_tool("constant", {})
 
-                    pids = children()
+                    servers = [pid for pid in children() if pid != backend.pid]
                     scratch = Timings("warm-up")
                     for call in (credits, get, constant):
-                        await timed(call, scratch, warmup, pids)  # the server's token and session, imports, pools
+                        # The server's token and session, imports, connection pools: outside the timing.
+                        await timed(call, scratch, warmup, servers, backend.pid)
                     # Interleaved rounds: load from other work on the machine falls on all three alike.
                     for _ in range(rounds):
-                        await timed(credits, tool, calls // rounds, pids)
-                        await timed(get, direct, calls // rounds, pids)
-                        await timed(constant, sdk, calls // rounds, pids)
+                        await timed(credits, tool, calls // rounds, servers, backend.pid)
+                        await timed(get, direct, calls // rounds, servers, backend.pid)
+                        await timed(constant, sdk, calls // rounds, servers, backend.pid)
                     protocol = client.protocol_version
         finally:
             backend.terminate()
             backend.wait(timeout=10)
     print(
         f"Part 2: one call, {len(tool.seconds)} calls each after {warmup} warm-up, in {rounds} interleaved rounds; "
-        f"protocol {protocol} (Client mode {mode!r});\nthe emulator in its own process on 127.0.0.1. CPU: "
-        "all processes taking part (client, server, emulator), per call; on a busy machine the steadier measure."
+        f"protocol {protocol} (Client mode {mode!r});\nthe emulator in its own process on 127.0.0.1. CPU: per call, "
+        "of the client (this process), the stdio server and the emulator; on a busy machine the steadier measure."
     )
-    print(f"{'measure':<40} {'median ms':>9} {'p90 ms':>7} {'CPU ms':>7}")
+    print(f"{'measure':<40} {'median ms':>9} {'p90 ms':>7} {'CPU ms':>7} {'client':>7} {'server':>7} {'backend':>7}")
     for row in (tool, direct, sdk):
         print(
             f"{row.name:<40} {row.quantile(0.5) * 1000:>9.3f} {row.quantile(0.9) * 1000:>7.3f} "
-            f"{row.cpu_per_call * 1000:>7.3f}"
+            f"{row.cpu_per_call() * 1000:>7.3f} " + " ".join(f"{row.cpu_per_call(role) * 1000:>7.3f}" for role in ROLES)
         )
     wall = tool.quantile(0.5) - direct.quantile(0.5) - sdk.quantile(0.5)
-    cpu = tool.cpu_per_call - direct.cpu_per_call - sdk.cpu_per_call
+    cpu = tool.cpu_per_call() - direct.cpu_per_call() - sdk.cpu_per_call()
     print(f"{'ours = tool - GET - SDK floor':<40} {wall * 1000:>9.3f} {'':>7} {cpu * 1000:>7.3f}   (target <= 0.300)")
 
 
