@@ -151,7 +151,7 @@ readings = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(readings, st.sampled_from([(15.0, 30.0), (0.005, 0.05), (60.0, 0.05), (2.0, 12.0)]))
+@given(readings, st.sampled_from([(15.0, 30.0), (0.005, 0.05), (60.0, 0.05), (2.0, 12.0), (0.001, 30.0)]))
 def test_no_wait_is_longer_than_the_ceiling_or_shorter_than_the_floor_whatever_the_readings(
     steps: list[tuple[float, float | None]], pace: tuple[float, float]
 ) -> None:

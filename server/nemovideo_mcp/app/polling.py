@@ -15,10 +15,11 @@ sudden slowdown) is no longer left to the fit: it is looked at every few
 seconds, less often the longer it stays behind.
 
 Caps, whatever the readings: the first look comes at `initial`; no later wait
-is longer than `ceiling` (the vendor's own poll), none while a render is
-behind is longer than `BEHIND_WAIT` of it, and none is shorter than `SHORTEST`
-of it. Every time is a fraction of `ceiling`, so a faster clock (the local
-studio, the tests' emulator) scales the whole schedule through the settings.
+is longer than `ceiling` (the vendor's own poll) nor shorter than `SHORTEST`
+of it; while a render is behind, none is longer than `BEHIND_WAIT` of it, or a
+quarter of the time it has been behind. Every time is a fraction of `ceiling`,
+so a faster clock (the local studio, the tests' emulator) scales the whole
+schedule through the settings.
 Tuned with bench/render_polling.py on even, slow-start, fast-start and
 stalling progress.
 """
@@ -28,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-# Fractions of `ceiling` (the seconds in brackets are for the default 30 s).
+# Fractions of `ceiling` (in parentheses, the seconds for the default 30 s).
 NARROW = 0.1  # a finish window this narrow (3 s) is aimed at its end: noticed within it
 MARGIN = 1 / 120  # aim this far past the latest finish (0.25 s): absorbs clock and network jitter
 SHORTEST = 1 / 30  # no wait is shorter (1 s): never a busy loop, whatever the readings say
@@ -111,10 +112,11 @@ class PollSchedule:
         return max(shortest, min(longest, target - elapsed))
 
     def _back_off(self) -> float:
-        """Until there is a pace: `initial`, then longer by `factor` up to `ceiling`."""
-        self._blind_delay = (
-            self.initial if self._blind_delay is None else min(self.ceiling, self._blind_delay * self.factor)
-        )
+        """Until there is a pace: `initial`, then longer by `factor`, within the floor and the ceiling."""
+        if self._blind_delay is None:
+            self._blind_delay = self.initial
+        else:
+            self._blind_delay = min(self.ceiling, max(self.ceiling * SHORTEST, self._blind_delay * self.factor))
         return self._blind_delay
 
     def _paces(self) -> list[_Pace]:
