@@ -8,7 +8,9 @@ fixed 30 s poll. A simulated clock: this is about the schedule, not wall time.
 Part 2, `calls`: the median and p90 of one `credits` tool call over stdio
 against a backend in its own process, the same HTTP request sent straight to
 that backend, and the SDK's own stdio round trip (a server with one tool that
-returns a constant). What is left is our server's own cost per call.
+returns a constant; and the same with our answer as the constant, which splits
+what is left, our server's own cost per call, into the answer's size and schema
+and the server's work).
 
     python bench/render_polling.py [curves|calls|both] [--runs 50] [--calls 300]
 """
@@ -36,6 +38,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from nemovideo_mcp.app.polling import PollSchedule
+from nemovideo_mcp.attribution import attribution_headers
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"  # the emulator lives with the tests
 
@@ -195,11 +198,29 @@ def curves_table(runs: int) -> bool:
 
 # The SDK's floor: the smallest server the SDK allows, one tool returning a constant.
 FLOOR_SERVER = """
+from typing import Annotated
 from mcp.server import MCPServer
+from mcp.types import CallToolResult
+from nemovideo_mcp.app.results import CreditsResult
+from nemovideo_mcp.mcp.tools import _to_result
 server = MCPServer("floor")
 @server.tool(name="constant")
 async def constant() -> str:
     return "ok"
+# The same answer as ours, built once: what the SDK and the client spend on its size and its schema.
+SAME = CreditsResult(message="Credits: 100 available (100 total). (free anonymous account)", available=100,
+                     frozen=0, total=100, anonymous=True)
+@server.tool(name="shaped")
+async def shaped() -> Annotated[CallToolResult, CreditsResult]:
+    return _to_result(SAME, is_error=False)
+# The same GET as ours, from a tool with nothing else in it: the floor for a tool that asks a backend.
+import os, httpx
+from nemovideo_mcp.attribution import attribution_headers
+http = httpx.AsyncClient(base_url=os.environ["BACKEND"], headers=attribution_headers("unknown"), timeout=10)
+@server.tool(name="get")
+async def get() -> int:
+    answer = await http.get("/api/credits/balance/simple", headers={"Authorization": "Bearer " + os.environ["TOKEN"]})
+    return answer.json()["data"]["available"]
 server.run()
 """
 CLIENT_ID = "0b8a3f9e-2d54-4c9f-9a49-6a1f1d1e2b3c"
@@ -313,63 +334,84 @@ async def calls_table(calls: int, mode: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         backend, url = start_backend(Path(tmp) / "emulator.log")
         try:
+            # The server's own headers, so the direct GET is the same request as the server's.
+            async with httpx.AsyncClient(base_url=url, timeout=10, headers=attribution_headers("unknown")) as http:
+                grant = await http.post("/api/auth/anonymous-token", headers={"X-Client-Id": CLIENT_ID})
+            token = grant.json()["data"]["token"]
             ours = StdioServerParameters(
                 command=sys.executable, args=["-m", "nemovideo_mcp"], env=server_env(url, Path(tmp) / "home")
             )
             floor = StdioServerParameters(
-                command=sys.executable, args=["-c", FLOOR_SERVER], env={"PATH": os.environ.get("PATH", "")}
+                command=sys.executable,
+                args=["-c", FLOOR_SERVER],
+                env={"PATH": os.environ.get("PATH", ""), "BACKEND": url, "TOKEN": token},
             )
-            tool = Timings("credits tool over stdio")
-            direct = Timings("same GET straight to the backend")
-            sdk = Timings("SDK floor: constant tool over stdio")
             with (Path(tmp) / "server.log").open("w") as errlog:
                 async with (
                     Client(stdio_client(ours, errlog=errlog), mode=mode, read_timeout_seconds=30) as client,
                     Client(stdio_client(floor, errlog=errlog), mode=mode, read_timeout_seconds=30) as floor_client,
-                    httpx.AsyncClient(base_url=url, timeout=10) as http,
+                    httpx.AsyncClient(base_url=url, timeout=10, headers=attribution_headers("unknown")) as http,
                 ):
-                    grant = await http.post("/api/auth/anonymous-token", headers={"X-Client-Id": CLIENT_ID})
-                    auth = {"Authorization": f"Bearer {grant.json()['data']['token']}"}
 
                     async def credits() -> None:
                         result = await client.call_tool("credits", {})
                         assert not result.is_error, result
 
                     async def get() -> None:
-                        response = await http.get("/api/credits/balance/simple", headers=auth)
+                        response = await http.get(
+                            "/api/credits/balance/simple", headers={"Authorization": f"Bearer {token}"}
+                        )
                         assert response.json()["code"] == 0, response.text
 
-                    async def constant() -> None:
-                        await floor_client.call_tool("constant", {})
+                    def floor_tool(name: str) -> Callable[[], Awaitable[None]]:
+                        async def call() -> None:
+                            result = await floor_client.call_tool(name, {})
+                            assert not result.is_error, result
 
+                        return call
+
+                    measures = {
+                        "tool": (Timings("credits tool over stdio"), credits),
+                        "get": (Timings("same GET straight to the backend"), get),
+                        "floor": (Timings("SDK floor: constant tool over stdio"), floor_tool("constant")),
+                        "shaped": (Timings("SDK floor with our answer, as a constant"), floor_tool("shaped")),
+                        "plain": (Timings("minimal server whose tool sends the GET"), floor_tool("get")),
+                    }
                     servers = [pid for pid in children() if pid != backend.pid]
                     scratch = Timings("warm-up")
-                    for call in (credits, get, constant):
+                    for _, call in measures.values():
                         # The server's token and session, imports, connection pools: outside the timing.
                         await timed(call, scratch, warmup, servers, backend.pid)
-                    # Interleaved rounds: load from other work on the machine falls on all three alike.
+                    # Interleaved rounds: load from other work on the machine falls on all of them alike.
                     for _ in range(rounds):
-                        await timed(credits, tool, calls // rounds, servers, backend.pid)
-                        await timed(get, direct, calls // rounds, servers, backend.pid)
-                        await timed(constant, sdk, calls // rounds, servers, backend.pid)
+                        for into, call in measures.values():
+                            await timed(call, into, calls // rounds, servers, backend.pid)
                     protocol = client.protocol_version
         finally:
             backend.terminate()
             backend.wait(timeout=10)
+    m = {key: timings for key, (timings, _) in measures.items()}
     print(
-        f"Part 2: one call, {len(tool.seconds)} calls each after {warmup} warm-up, in {rounds} interleaved rounds; "
-        f"protocol {protocol} (Client mode {mode!r});\nthe emulator in its own process on 127.0.0.1. CPU: per call, "
-        "of the client (this process), the stdio server and the emulator; on a busy machine the steadier measure."
+        f"Part 2: one call, {calls // rounds * rounds} calls each after {warmup} warm-up, in {rounds} interleaved "
+        f"rounds; protocol {protocol} (Client mode {mode!r});\nthe emulator in its own process on 127.0.0.1. CPU: per "
+        "call, of the client (this process), the stdio server and the emulator; on a busy machine the steadier measure."
     )
-    print(f"{'measure':<40} {'median ms':>9} {'p90 ms':>7} {'CPU ms':>7} {'client':>7} {'server':>7} {'backend':>7}")
-    for row in (tool, direct, sdk):
+    print(f"{'measure':<42} {'median ms':>9} {'p90 ms':>7} {'CPU ms':>7} {'client':>7} {'server':>7} {'backend':>7}")
+    for row in m.values():
         print(
-            f"{row.name:<40} {row.quantile(0.5) * 1000:>9.3f} {row.quantile(0.9) * 1000:>7.3f} "
+            f"{row.name:<42} {row.quantile(0.5) * 1000:>9.3f} {row.quantile(0.9) * 1000:>7.3f} "
             f"{row.cpu_per_call() * 1000:>7.3f} " + " ".join(f"{row.cpu_per_call(role) * 1000:>7.3f}" for role in ROLES)
         )
-    wall = tool.quantile(0.5) - direct.quantile(0.5) - sdk.quantile(0.5)
-    cpu = tool.cpu_per_call() - direct.cpu_per_call() - sdk.cpu_per_call()
-    print(f"{'ours = tool - GET - SDK floor':<40} {wall * 1000:>9.3f} {'':>7} {cpu * 1000:>7.3f}   (target <= 0.300)")
+
+    def difference(label: str, plus: str, *minus: str) -> None:
+        wall = m[plus].quantile(0.5) - sum(m[key].quantile(0.5) for key in minus)
+        cpu = m[plus].cpu_per_call() - sum(m[key].cpu_per_call() for key in minus)
+        print(f"{label:<42} {wall * 1000:>9.3f} {'':>7} {cpu * 1000:>7.3f}")
+
+    difference("ours = tool - GET - SDK floor (<= 0.300)", "tool", "get", "floor")
+    difference("  of which our answer's size and schema", "shaped", "floor")
+    difference("  of which the rest", "tool", "get", "shaped")
+    difference("tool - minimal server sending the GET", "tool", "plain")
 
 
 async def main() -> None:
