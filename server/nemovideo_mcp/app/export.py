@@ -1,12 +1,13 @@
-"""The export workflow: draft -> render -> MP4 on disk.
+"""The export use case, and the export job it runs: draft -> render -> MP4 on disk.
 
-Runs inside an export job. Each step is journaled before it is taken, so a
+Each step of the job is journaled before it is taken, so a
 server restarted mid-render polls the same render again instead of starting
 (and paying for) a second one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,13 +24,17 @@ from typing import Any
 import anyio
 import structlog
 
-from nemovideo_mcp.app.jobs import Job, JobRecord
+from nemovideo_mcp.app.context import Context
+from nemovideo_mcp.app.jobs import Job, JobRecord, Reporter, minutes, no_report
 from nemovideo_mcp.app.polling import PollSchedule
+from nemovideo_mcp.app.results import ErrorInfo, ExportResult
 from nemovideo_mcp.backend.auth import Connection, Identity
 from nemovideo_mcp.backend.client import NemoApi
 from nemovideo_mcp.backend.models import RenderStatus
 from nemovideo_mcp.errors import ApiError, NemoError, TransportError
-from nemovideo_mcp.local.files import move_into_place, safe_filename
+from nemovideo_mcp.local.files import move_into_place, resolve_inside, safe_filename
+from nemovideo_mcp.media.preview import contact_sheet
+from nemovideo_mcp.text.sizes import human_size
 from nemovideo_mcp.text.timeline import parse_draft, project_title
 
 log = structlog.get_logger(__name__)
@@ -81,7 +86,210 @@ def export_filename(requested: str | None, title: str | None) -> str:
     return name if name.lower().endswith(".mp4") else f"{name}.mp4"
 
 
+class Export:
+    """The export use case: start, wait for, resume or cancel an export job, and say how it went."""
+
+    def __init__(self, ctx: Context, settings: RenderSettings) -> None:
+        self.ctx = ctx
+        self.exporter = Exporter(ctx.api, ctx.conn, settings, rendered=self._rendered)
+
+    async def run(
+        self,
+        *,
+        job_id: str | None = None,
+        filename: str | None = None,
+        wait_seconds: float | None = None,
+        cancel: bool = False,
+        report: Reporter = no_report,
+    ) -> ExportResult:
+        ctx = self.ctx
+        ctx.check_settings()
+        wait = ctx.wait_for(wait_seconds)
+        # Connect before looking the job up: nothing may await between finding a job and
+        # (re)starting it, or two calls at once would both start it.
+        await ctx.connect(report)
+        if cancel:
+            return await self._cancel(ctx.job(job_id, kind="export") if job_id else self._running())
+        job = ctx.job(job_id, kind="export") if job_id else self._pending(filename)
+        if job is None:
+            job = self.start(filename)
+        elif can_resume(job.record):
+            job = ctx.jobs.resume(job, self.exporter.run)
+        elif job.record.status == "succeeded":
+            await self._refresh_url(job)
+        return await self.wait(job, wait, report)
+
+    def start(self, filename: str | None) -> Job:
+        return self.ctx.jobs.start("export", self.exporter.run, params={"filename": filename})
+
+    def _pending(self, filename: str | None) -> Job | None:
+        """The export this call should wait for or resume instead of rendering again, if any.
+
+        A running export (to this file name, when one is given) is waited for. Otherwise only the latest
+        such export may be resumed: an older failed one must not stand in for a newer timeline.
+        """
+        exports = [
+            j
+            for j in self.ctx.jobs.all()
+            if j.record.kind == "export" and filename in (None, j.record.params.get("filename"))
+        ]
+        running = [j for j in exports if j.running]
+        if running:
+            return running[-1]
+        latest = exports[-1] if exports else None
+        return latest if latest is not None and can_resume(latest.record) else None
+
+    def _rendered(self, fingerprint: str) -> JobRecord | None:
+        """The latest finished export of a draft with this fingerprint: an unchanged timeline is not rendered again."""
+        job = self.ctx.jobs.find(
+            lambda r: (
+                r.kind == "export"
+                and r.status == "succeeded"
+                and r.result is not None
+                and r.params.get("draft_hash") == fingerprint
+            )
+        )
+        return job.record if job else None
+
+    def _running(self) -> Job | None:
+        jobs = self.ctx.jobs
+        running = jobs.find(lambda r: r.kind == "export" and r.status == "running")
+        return running or jobs.find(lambda r: r.interrupted_export)
+
+    async def _refresh_url(self, job: Job) -> None:
+        """Download URLs expire: asking for a finished export again fetches a fresh one."""
+        render_id, result = job.record.params.get("render_id"), job.record.result
+        if not render_id or result is None:
+            return
+        try:
+            status = await self.ctx.conn.call(lambda _: self.ctx.api.render_status(render_id))
+        except NemoError as exc:
+            log.info("could not refresh the download URL", code=exc.code)
+            return
+        if status.url:
+            result["url"] = status.url
+
+    async def wait(self, job: Job, wait: float, report: Reporter) -> ExportResult:
+        record = await self.ctx.jobs.wait(job, wait, report)
+        base: dict[str, Any] = {
+            "status": record.status,
+            "job_id": record.job_id,
+            "stage": record.stage,
+            "progress": record.progress,
+            "render_id": record.params.get("render_id"),
+            "elapsed_s": record.elapsed_s,
+        }
+        base["notices"] = self.ctx.conn.take_notices()
+        if record.status == "running":
+            return ExportResult(
+                message=(
+                    f"{record.stage} (job {record.job_id}, {record.elapsed_s:.0f} s so far). It keeps rendering in the "
+                    f'background: call export again (job_id="{record.job_id}") to wait for it; it resumes this render, '
+                    "it does not start a second one. Export is free."
+                ),
+                **base,
+            )
+        if record.status == "succeeded" and record.result:
+            size = record.result.get("size_bytes") or 0
+            preview = await anyio.to_thread.run_sync(_preview_of, record.result.get("path"))
+            saved = (
+                f"The timeline has not changed since it was rendered, so nothing was rendered again: the MP4 is "
+                f"at {record.result['path']} ({human_size(size)})."
+                if record.result.get("reused_from")
+                else f"Saved the MP4 to {record.result['path']} ({human_size(size)}) in {minutes(record.elapsed_s)}."
+            )
+            return ExportResult(
+                message=saved
+                + (f" Download link: {record.result['url']}" if record.result.get("url") else "")
+                + (" A contact sheet of four frames is attached." if preview else ""),
+                preview_jpeg=preview,
+                **{**base, **record.result},
+            )
+        if record.status == "interrupted":
+            return ExportResult(
+                message=f'The server restarted during this export; call export (job_id="{record.job_id}") to resume '
+                "its render and download the MP4. Nothing is rendered twice.",
+                **base,
+            )
+        error = record.error or ErrorInfo(code="render_failed", message="The export did not finish.")
+        return ExportResult(message=error.message, error=error, **base)
+
+    async def _cancel(self, job: Job | None) -> ExportResult:
+        if job is not None and not job.running and can_resume(job.record):
+            return await self._cancel_orphaned(job)
+        if job is None or not job.running:
+            raise NemoError("job_not_found", "No export is running, so there is nothing to cancel.")
+        render_id = job.record.params.get("render_id")
+        # Cancel even when the submit has not been confirmed yet: it may be in flight and accepted anyway
+        # (the id was journaled before sending); cancelling an id the backend never saw is harmless.
+        if render_id:
+            try:
+                await self.ctx.api.render_cancel(render_id)
+            except NemoError as exc:
+                log.info("render cancel failed", code=exc.code)
+        self.ctx.jobs.cancel(job)
+        with anyio.move_on_after(5):
+            while job.running:
+                await job.changed()
+        return ExportResult(
+            status="cancelled",
+            job_id=job.record.job_id,
+            render_id=render_id,
+            message="The export was cancelled; no file was saved.",
+        )
+
+    async def _cancel_orphaned(self, job: Job) -> ExportResult:
+        """An export the previous process started: its render may still run at the backend, so cancel it there."""
+        render_id = job.record.params.get("render_id")
+        if render_id:
+            try:
+                await self.ctx.conn.call(lambda _: self.ctx.api.render_cancel(render_id))
+            except NemoError as exc:
+                # A render that already finished or never arrived cannot be cancelled: the job still ends here.
+                log.info("render cancel failed", code=exc.code)
+        job.finish("cancelled", error=ErrorInfo(code="render_cancelled", message="The export was cancelled."))
+        return ExportResult(
+            status="cancelled",
+            job_id=job.record.job_id,
+            render_id=render_id,
+            message="The export was cancelled (its render was stopped at NemoVideo); no file was saved.",
+        )
+
+    async def exported_file(self, name: str) -> Path | None:
+        """The MP4 behind nemovideo://exports/<name>: only a file an export of this server saved, still an MP4.
+
+        The export folder may be ~/Desktop or ~/Downloads: being in it does not make a file ours to serve.
+        """
+        saved = [
+            path
+            for job in self.ctx.jobs.all()
+            if job.record.kind == "export" and job.record.status == "succeeded"
+            and isinstance(path := (job.record.result or {}).get("path"), str)
+        ]  # fmt: skip
+        return await anyio.to_thread.run_sync(_served_export, self.ctx.settings.export_dir, name, saved)
+
+
+def _served_export(folder: Path, name: str, saved: list[str]) -> Path | None:
+    path = resolve_inside(folder, name)
+    if path is None:
+        return None
+    ours = set()
+    for entry in saved:
+        with contextlib.suppress(OSError, RuntimeError, ValueError):
+            ours.add(Path(entry).resolve(strict=True))
+    return path if path in ours and is_mp4(path) else None
+
+
+def _preview_of(path: str | None) -> bytes | None:
+    """Four frames of the saved MP4 in one small JPEG; None when there is no file or ffmpeg cannot read it."""
+    if not path or not Path(path).is_file():
+        return None
+    return contact_sheet(Path(path))
+
+
 class Exporter:
+    """The export job itself: draft -> render -> MP4 on disk, each step journaled before it is taken."""
+
     def __init__(
         self, api: NemoApi, conn: Connection, settings: RenderSettings, rendered: RenderedLookup | None = None
     ) -> None:
