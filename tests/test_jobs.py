@@ -115,8 +115,10 @@ async def test_silent_stream_reports_the_diff(settings: Settings, emu: Emulator)
     async with inprocess(settings) as client:
         await _make_video(client)
         draft = next(iter(emu.sessions.values())).draft
-        changed = {**draft, "t": [*draft["t"], {"tt": 7, "sg": [{"d": 3000, "m": {"text": "Urban Dreams",
-                                                                                  "kind": "title"}}]}]}
+        changed = {
+            **draft,
+            "t": [*draft["t"], {"tt": 7, "sg": [{"d": 3000, "m": {"text": "Urban Dreams", "kind": "title"}}]}],
+        }
         emu.next_stream(silent=True, draft=changed)
         result = await client.call_tool("generate", {"instruction": 'add the title "Urban Dreams"'})
         record_output(result)
@@ -141,8 +143,7 @@ async def test_dropped_stream_is_not_resent(settings: Settings, emu: Emulator) -
 
 
 @pytest.mark.parametrize(("shape", "url_missing"), [("wrapped", False), ("flat", False), ("wrapped", True)])
-async def test_export_with_each_status_shape(settings: Settings, emu: Emulator, shape: str,
-                                             url_missing: bool) -> None:
+async def test_export_with_each_status_shape(settings: Settings, emu: Emulator, shape: str, url_missing: bool) -> None:
     emu.render_shape = shape  # type: ignore[assignment]
     emu.render_url_missing = url_missing
     async with inprocess(settings) as client:
@@ -336,7 +337,7 @@ async def test_crash_between_submit_and_journal_does_not_render_twice(settings: 
     data = json.loads(journal.read_text())
     for job in data["jobs"]:
         if job["job_id"] == job_id:
-            job["params"]["draft_submitted"] = False
+            job["state"]["draft_submitted"] = False
     journal.write_text(json.dumps(data))
     async with inprocess(settings) as client:
         result = await client.call_tool("export", {"wait_seconds": 30})
@@ -366,7 +367,7 @@ async def test_a_render_request_landing_after_the_restart_check_is_not_rendered_
     data = json.loads(journal.read_text())
     for job in data["jobs"]:
         if job["job_id"] == job_id:
-            job["params"]["draft_submitted"] = False  # the crash came before the backend's answer
+            job["state"]["draft_submitted"] = False  # the crash came before the backend's answer
     journal.write_text(json.dumps(data))
     # The restart's check does not find it yet: the request was still in flight and lands just after.
     emu.fail_next("render_status", http_status=404)
@@ -483,8 +484,9 @@ async def test_an_export_interrupted_long_ago_ends(settings: Settings, emu: Emul
     assert "more than a day ago" in text_of(job)
 
 
-async def test_a_stream_that_never_ends_is_cut_at_stream_max(backend: EmulatorServer, home: Path,
-                                                            emu: Emulator) -> None:
+async def test_a_stream_that_never_ends_is_cut_at_stream_max(
+    backend: EmulatorServer, home: Path, emu: Emulator
+) -> None:
     settings = make_settings(backend, home, stream_max=0.3)
     emu.next_stream("too late", heartbeats=10_000, duration_s=1_000_000)
     async with inprocess(settings) as client:
@@ -543,8 +545,10 @@ async def test_an_old_failed_export_never_stands_in_for_a_newer_timeline(setting
         assert newer.structured_content["status"] == "succeeded"
         plain = await client.call_tool("export", {})
     assert plain.structured_content["status"] == "succeeded", text_of(plain)
-    assert plain.structured_content["job_id"] not in (old.structured_content["job_id"],
-                                                     newer.structured_content["job_id"])
+    assert plain.structured_content["job_id"] not in (
+        old.structured_content["job_id"],
+        newer.structured_content["job_id"],
+    )
     # a.mp4's render is not reused for the new timeline; b.mp4's is, since the timeline did not change since.
     assert plain.structured_content["reused_from"] == newer.structured_content["job_id"]
     assert len(emu.renders) == 2
@@ -597,3 +601,73 @@ async def test_state_with_an_export_job_id_only_looks(settings: Settings, emu: E
     assert saved_by_state == []
     assert resumed.structured_content["status"] == "succeeded", text_of(resumed)
     assert len(emu.renders) == 1
+
+
+def _as_older_journal(entry: dict[str, Any]) -> dict[str, Any]:
+    """A journal entry as servers before typed job state wrote it: the steps in `params`, the outcome in `result`."""
+    state = dict(entry.pop("state"))
+    state.pop("kind")
+    return {**entry, "params": state, "result": state.pop("result")}
+
+
+async def test_a_journal_written_before_typed_job_state_still_resumes(settings: Settings, emu: Emulator) -> None:
+    emu.render_seconds = 300
+    job_id, render_id = await _export_submitted_then_stop(settings, emu)
+    journal = settings.state_dir / "jobs.json"
+    data = json.loads(journal.read_text())
+    finished_turn = {
+        "job_id": "gen_0123456789ab",
+        "kind": "generate",
+        "status": "succeeded",
+        "stage": "Done",
+        "started_at": time.time() - 60,
+        "finished_at": time.time() - 30,
+        "params": {"instruction": VIDEO, "also_export": False},
+        "result": {"message": "Here is your draft.", "status": "succeeded", "reply": "Here is your draft.",
+                   "changes": ["added clip city lights"], "timeline_changed": True},
+    }  # fmt: skip
+    old = [_as_older_journal(job) for job in data["jobs"]]
+    assert all("state" not in job and "params" in job for job in old)
+    journal.write_text(json.dumps({"jobs": [finished_turn, *old]}))
+    async with inprocess(settings) as client:
+        turn = await client.call_tool("state", {"job_id": "gen_0123456789ab", "wait_seconds": 0})
+        export = await client.call_tool("export", {"job_id": job_id, "wait_seconds": 30})
+    assert turn.structured_content["job"]["reply"] == "Here is your draft.", text_of(turn)
+    assert turn.structured_content["job"]["changes"] == ["added clip city lights"]
+    assert export.structured_content["status"] == "succeeded", text_of(export)
+    assert export.structured_content["render_id"] == render_id  # the old journal's render, not a second one
+    assert list(emu.renders) == [render_id]
+
+
+async def test_render_polls_do_not_rewrite_the_journal(
+    settings: Settings, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nemovideo_mcp.local.store import StateStore
+
+    writes: list[float] = []
+    write_json = StateStore.write_json
+
+    def counting(self: StateStore, name: str, data: dict[str, Any]) -> None:
+        if name == "jobs.json":
+            writes.append(time.monotonic())
+        write_json(self, name, data)
+
+    monkeypatch.setattr(StateStore, "write_json", counting)
+    emu.render_never_finishes = True  # progress stalls at 95 %: the schedule keeps polling, up to poll_max apart
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        started = await client.call_tool("export", {"wait_seconds": 0})
+        job_id = started.structured_content["job_id"]
+        with anyio.fail_after(30):
+            while not emu.renders or next(iter(emu.renders.values())).status_requests < 3:
+                await anyio.sleep(0.01)
+        before, polls_before = len(writes), next(iter(emu.renders.values())).status_requests
+        with anyio.fail_after(30):
+            while next(iter(emu.renders.values())).status_requests < polls_before + 20:
+                await anyio.sleep(0.01)
+        during = len(writes) - before
+        await client.call_tool("export", {"job_id": job_id, "cancel": True})
+    assert during == 0, f"{during} journal writes during 20 status polls"
+    # The real transitions are still journaled: the cancel ends the job on disk.
+    journal = json.loads((settings.state_dir / "jobs.json").read_text())
+    assert [j["status"] for j in journal["jobs"] if j["job_id"] == job_id] == ["cancelled"]

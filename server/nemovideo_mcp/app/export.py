@@ -25,7 +25,7 @@ import anyio
 import structlog
 
 from nemovideo_mcp.app.context import Context
-from nemovideo_mcp.app.jobs import Job, JobRecord, Reporter, minutes, no_report
+from nemovideo_mcp.app.jobs import ExportOutcome, ExportState, Job, JobRecord, Reporter, minutes, no_report
 from nemovideo_mcp.app.polling import PollSchedule
 from nemovideo_mcp.app.results import ErrorInfo, ExportResult
 from nemovideo_mcp.backend.auth import Connection, Identity
@@ -65,7 +65,7 @@ def can_resume(record: JobRecord) -> bool:
         record.status == "failed"
         and record.error is not None
         and record.error.code in ("download_failed", "timeout")
-        and bool(record.params.get("render_id"))
+        and bool(record.export.render_id)
     )
     return record.interrupted_export or failed_after_submit
 
@@ -120,7 +120,7 @@ class Export:
         return await self.wait(job, wait, report)
 
     def start(self, filename: str | None) -> Job:
-        return self.ctx.jobs.start("export", self.exporter.run, params={"filename": filename})
+        return self.ctx.jobs.start(ExportState(filename=filename), self.exporter.run)
 
     def _pending(self, filename: str | None) -> Job | None:
         """The export this call should wait for or resume instead of rendering again, if any.
@@ -129,9 +129,7 @@ class Export:
         such export may be resumed: an older failed one must not stand in for a newer timeline.
         """
         exports = [
-            j
-            for j in self.ctx.jobs.all()
-            if j.record.kind == "export" and filename in (None, j.record.params.get("filename"))
+            j for j in self.ctx.jobs.all() if j.record.kind == "export" and filename in (None, j.record.export.filename)
         ]
         running = [j for j in exports if j.running]
         if running:
@@ -146,7 +144,7 @@ class Export:
                 r.kind == "export"
                 and r.status == "succeeded"
                 and r.result is not None
-                and r.params.get("draft_hash") == fingerprint
+                and r.export.draft_hash == fingerprint
             )
         )
         return job.record if job else None
@@ -158,7 +156,8 @@ class Export:
 
     async def _refresh_url(self, job: Job) -> None:
         """Download URLs expire: asking for a finished export again fetches a fresh one."""
-        render_id, result = job.record.params.get("render_id"), job.record.result
+        export = job.record.export
+        render_id, result = export.render_id, export.result
         if not render_id or result is None:
             return
         try:
@@ -167,7 +166,7 @@ class Export:
             log.info("could not refresh the download URL", code=exc.code)
             return
         if status.url:
-            result["url"] = status.url
+            result.url = status.url
 
     async def wait(self, job: Job, wait: float, report: Reporter) -> ExportResult:
         record = await self.ctx.jobs.wait(job, wait, report)
@@ -176,7 +175,7 @@ class Export:
             "job_id": record.job_id,
             "stage": record.stage,
             "progress": record.progress,
-            "render_id": record.params.get("render_id"),
+            "render_id": record.export.render_id,
             "elapsed_s": record.elapsed_s,
         }
         base["notices"] = self.ctx.conn.take_notices()
@@ -189,21 +188,22 @@ class Export:
                 ),
                 **base,
             )
-        if record.status == "succeeded" and record.result:
-            size = record.result.get("size_bytes") or 0
-            preview = await anyio.to_thread.run_sync(_preview_of, record.result.get("path"))
+        outcome = record.export.result
+        if record.status == "succeeded" and outcome is not None:
+            size = outcome.size_bytes or 0
+            preview = await anyio.to_thread.run_sync(_preview_of, outcome.path)
             saved = (
                 f"The timeline has not changed since it was rendered, so nothing was rendered again: the MP4 is "
-                f"at {record.result['path']} ({human_size(size)})."
-                if record.result.get("reused_from")
-                else f"Saved the MP4 to {record.result['path']} ({human_size(size)}) in {minutes(record.elapsed_s)}."
+                f"at {outcome.path} ({human_size(size)})."
+                if outcome.reused_from
+                else f"Saved the MP4 to {outcome.path} ({human_size(size)}) in {minutes(record.elapsed_s)}."
             )
             return ExportResult(
                 message=saved
-                + (f" Download link: {record.result['url']}" if record.result.get("url") else "")
+                + (f" Download link: {outcome.url}" if outcome.url else "")
                 + (" A contact sheet of four frames is attached." if preview else ""),
                 preview_jpeg=preview,
-                **{**base, **record.result},
+                **{**base, **outcome.model_dump()},
             )
         if record.status == "interrupted":
             return ExportResult(
@@ -219,7 +219,7 @@ class Export:
             return await self._cancel_orphaned(job)
         if job is None or not job.running:
             raise NemoError("job_not_found", "No export is running, so there is nothing to cancel.")
-        render_id = job.record.params.get("render_id")
+        render_id = job.record.export.render_id
         # Cancel even when the submit has not been confirmed yet: it may be in flight and accepted anyway
         # (the id was journaled before sending); cancelling an id the backend never saw is harmless.
         if render_id:
@@ -240,7 +240,7 @@ class Export:
 
     async def _cancel_orphaned(self, job: Job) -> ExportResult:
         """An export the previous process started: its render may still run at the backend, so cancel it there."""
-        render_id = job.record.params.get("render_id")
+        render_id = job.record.export.render_id
         if render_id:
             try:
                 await self.ctx.conn.call(lambda _: self.ctx.api.render_cancel(render_id))
@@ -261,11 +261,10 @@ class Export:
         The export folder may be ~/Desktop or ~/Downloads: being in it does not make a file ours to serve.
         """
         saved = [
-            path
+            job.record.export.result.path
             for job in self.ctx.jobs.all()
-            if job.record.kind == "export" and job.record.status == "succeeded"
-            and isinstance(path := (job.record.result or {}).get("path"), str)
-        ]  # fmt: skip
+            if job.record.kind == "export" and job.record.status == "succeeded" and job.record.export.result
+        ]
         return await anyio.to_thread.run_sync(_served_export, self.ctx.settings.export_dir, name, saved)
 
 
@@ -298,51 +297,50 @@ class Exporter:
         self.settings = settings
         self.rendered = rendered
 
-    async def run(self, job: Job) -> dict[str, Any]:
-        params = job.record.params
-        resume_id = params.get("render_id")
+    async def run(self, job: Job) -> ExportOutcome:
+        export = job.record.export
+        resume_id = export.render_id
         unconfirmed: str | None = None
-        if resume_id and not params.get("draft_submitted") and not await self._render_exists(resume_id):
+        if resume_id and not export.draft_submitted and not await self._render_exists(resume_id):
             # We died before the backend accepted it. Submit again under the same id: if the first request was
             # still in flight and lands after all, the backend refuses the duplicate instead of rendering twice.
             resume_id, unconfirmed = None, resume_id
         if resume_id:
             job.update("Resuming the render started earlier...")
-            status = await self._render(job, resume_id=resume_id, first_attempt=params.get("attempt", 1))
+            status = await self._render(job, resume_id=resume_id, first_attempt=export.attempt)
             return await self._download(job, status)
         draft = await self._export_ready_draft(job)
         fingerprint = draft_fingerprint(draft)
-        job.update(draft_hash=fingerprint, title=project_title(parse_draft(draft)))
+        export.draft_hash, export.title = fingerprint, project_title(parse_draft(draft))
+        job.update()
         reused = None if unconfirmed else await self._reuse(job, fingerprint)
         if reused is not None:
             return reused
         status = await self._render(
-            job, resume_id=None, first_attempt=params.get("attempt", 1), draft=draft, submit_id=unconfirmed
+            job, resume_id=None, first_attempt=export.attempt, draft=draft, submit_id=unconfirmed
         )
         return await self._download(job, status)
 
     # -- an unchanged timeline is never rendered twice ------------------------
 
-    async def _reuse(self, job: Job, fingerprint: str) -> dict[str, Any] | None:
+    async def _reuse(self, job: Job, fingerprint: str) -> ExportOutcome | None:
         """The result of an earlier export of this very draft: its file, a copy of it, or its render again."""
         earlier = self.rendered(fingerprint) if self.rendered else None
-        if earlier is None or earlier.job_id == job.record.job_id or not earlier.result:
+        previous = earlier.export.result if earlier is not None else None
+        if earlier is None or earlier.job_id == job.record.job_id or previous is None:
             return None
-        previous = dict(earlier.result)
-        path = Path(str(previous.get("path") or ""))
-        wanted = job.record.params.get("filename")
-        if previous.get("path") and await anyio.to_thread.run_sync(is_mp4, path):
+        path = Path(previous.path)
+        wanted = job.record.export.filename
+        saved: bool = bool(previous.path) and await anyio.to_thread.run_sync(is_mp4, path)
+        if saved:
             job.update("This timeline was already rendered: reusing that MP4...", progress=100)
             if wanted is None or export_filename(wanted, None) == path.name:
-                return {**previous, "reused_from": earlier.job_id}
+                return previous.model_copy(update={"reused_from": earlier.job_id})
             final = await self._copy(path, export_filename(wanted, None))
-            return {
-                **previous,
-                "path": str(final),
-                "resource_uri": RESOURCE_PREFIX + final.name,
-                "reused_from": earlier.job_id,
-            }
-        render_id = previous.get("render_id")
+            return previous.model_copy(
+                update={"path": str(final), "resource_uri": RESOURCE_PREFIX + final.name, "reused_from": earlier.job_id}
+            )
+        render_id = previous.render_id
         if not render_id:
             return None
         # The file is gone: download the same render again (its URL is fetched fresh), without rendering.
@@ -353,8 +351,10 @@ class Exporter:
             return None
         if status.status != "completed":
             return None
-        job.update("This timeline was already rendered: downloading that render again...", render_id=render_id)
-        return {**await self._download(job, status), "reused_from": earlier.job_id}
+        job.record.export.render_id = render_id
+        job.update("This timeline was already rendered: downloading that render again...")
+        downloaded = await self._download(job, status)
+        return downloaded.model_copy(update={"reused_from": earlier.job_id})
 
     async def _copy(self, source: Path, filename: str) -> Path:
         folder = self.settings.export_dir
@@ -430,7 +430,9 @@ class Exporter:
         resubmitting = render_id is not None
         render_id = render_id or new_render_id()
         # Journal the id before submitting: if we die right after, the restart finds this render.
-        job.update("Submitting the render...", render_id=render_id, attempt=attempt, draft_submitted=False)
+        export = job.record.export
+        export.render_id, export.attempt, export.draft_submitted = render_id, attempt, False
+        job.update("Submitting the render...")
         await job.checkpoint()
 
         async def submit(ident: Identity) -> RenderStatus:
@@ -443,7 +445,8 @@ class Exporter:
             if not (resubmitting and exc.http_status == 409):
                 raise
             log.info("the earlier render request had arrived; following it", render_id=render_id)
-        job.update("Render queued", progress=5, draft_submitted=True)
+        export.draft_submitted = True
+        job.update("Render queued", progress=5)
         await job.checkpoint()
         return render_id
 
@@ -470,9 +473,7 @@ class Exporter:
             except TransportError:
                 continue  # the GET already retried; keep polling, the render is unaffected
             schedule.record(time.monotonic() - started, status.progress)
-            job.update(
-                _stage(status), progress=status.progress, status_polls=job.record.params.get("status_polls", 0) + 1
-            )
+            job.update(_stage(status), progress=status.progress)  # the state is unchanged: no journal write
             if status.status == "completed":
                 return status
             if status.status == "failed":
@@ -482,14 +483,14 @@ class Exporter:
 
     # -- download -----------------------------------------------------------
 
-    async def _download(self, job: Job, status: RenderStatus) -> dict[str, Any]:
+    async def _download(self, job: Job, status: RenderStatus) -> ExportOutcome:
         folder = self.settings.export_dir
         try:
             await anyio.to_thread.run_sync(lambda: folder.mkdir(parents=True, exist_ok=True))
         except OSError as exc:
             raise _folder_error(folder, exc) from None
-        params = job.record.params
-        filename = export_filename(params.get("filename"), params.get("title"))
+        export = job.record.export
+        filename = export_filename(export.filename, export.title)
         sources = [u for u in (status.url, self.api.render_download_path(status.id)) if u]
         last: NemoError | None = None
         for url in sources:
@@ -512,13 +513,13 @@ class Exporter:
                     # Shielded: a cancelled export must still never leave a partial file behind.
                     with anyio.CancelScope(shield=True, deadline=anyio.current_time() + 5):
                         await anyio.to_thread.run_sync(partial(tmp.unlink, missing_ok=True))
-                return {
-                    "path": str(final),
-                    "url": status.url,
-                    "render_id": status.id,
-                    "size_bytes": size,
-                    "resource_uri": RESOURCE_PREFIX + final.name,
-                }
+                return ExportOutcome(
+                    path=str(final),
+                    url=status.url,
+                    render_id=status.id,
+                    size_bytes=size,
+                    resource_uri=RESOURCE_PREFIX + final.name,
+                )
         raise NemoError(
             "download_failed",
             f"The render finished but the MP4 could not be downloaded ({last.message if last else 'no URL'}). "

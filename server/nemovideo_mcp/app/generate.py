@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from nemovideo_mcp.app.context import Context
-from nemovideo_mcp.app.jobs import Job, JobRecord, Reporter, minutes, no_report
+from nemovideo_mcp.app.jobs import GenerateState, Job, JobRecord, Reporter, minutes, no_report
 from nemovideo_mcp.app.results import ErrorInfo, GenerateResult, NextStep, TimelineView
 from nemovideo_mcp.backend.sse import ReplyCollector, Text, ToolActivity
 from nemovideo_mcp.errors import NemoError, TransportError
@@ -76,15 +76,15 @@ class Generate:
         # file stops here, before any credit is spent).
         uploaded = await self.upload.run(decision.sources, report) if decision.sources else None
         await self.ctx.connect(report)
-        params = {"instruction": instruction, "also_export": decision.also_export}
         job = self.ctx.jobs.start(
-            "generate", lambda j: self._run_generate(j, instruction, decision.also_export), params=params
+            GenerateState(instruction=instruction, also_export=decision.also_export),
+            lambda j: self._run_generate(j, instruction, decision.also_export),
         )
         result = generate_result(await self.ctx.jobs.wait(job, wait, report), self.ctx.settings.stream_max)
         result.upload = uploaded
         return result
 
-    async def _run_generate(self, job: Job, instruction: str, also_export: bool) -> dict[str, Any]:
+    async def _run_generate(self, job: Job, instruction: str, also_export: bool) -> GenerateResult:
         """One agent turn, as a background job: stream, then compare the timeline, then act on the reply."""
         job.update("Reading the timeline...")
         before = parse_draft((await self.ctx.session_state()).draft)
@@ -123,7 +123,7 @@ class Generate:
             await self._export_after_turn(job, result, after)
         result.notices += self.ctx.conn.take_notices()
         result.message = _generate_message(result, silent=not reply and dropped is None and not collector.errors)
-        return result.model_dump(mode="json")
+        return result
 
     async def _stream_turn(self, job: Job, instruction: str) -> tuple[ReplyCollector, TransportError | None]:
         """Send the instruction once and read the stream to its end (or its loss: it is never resent)."""
@@ -206,8 +206,10 @@ def generate_result(record: JobRecord, stream_max: float) -> GenerateResult:
             ),
             **base,
         )
-    if record.result is not None:
-        result = GenerateResult.model_validate({**record.result, **base, "status": record.status})
+    stored = record.generate.result
+    if stored is not None:
+        # A copy: the job keeps its own result, and every call that reads it says how long it took anew.
+        result = stored.model_copy(update={**base, "status": record.status})
         if record.error is not None:
             result.error = record.error
         result.message = f"{result.message}\n\n(Took {minutes(record.elapsed_s)}.)"

@@ -13,15 +13,15 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 import anyio
 import filelock
 import structlog
 from anyio.abc import TaskGroup
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from nemovideo_mcp.app.results import ErrorInfo, JobInfo, JobStatus
+from nemovideo_mcp.app.results import ErrorInfo, GenerateResult, JobInfo, JobStatus
 from nemovideo_mcp.errors import NemoError
 from nemovideo_mcp.local.store import StateStore
 from nemovideo_mcp.text.redact import redact_value
@@ -47,6 +47,41 @@ async def no_report(message: str, progress: float | None = None) -> None:
     return None
 
 
+class ExportOutcome(BaseModel):
+    """What a finished export saved: the MP4 on disk and the render it came from."""
+
+    path: str
+    url: str | None = None  # never journaled: it may be signed, and it expires
+    render_id: str | None = None
+    size_bytes: int | None = None
+    resource_uri: str | None = None
+    reused_from: str | None = None  # the earlier export job whose render or file this one reused
+
+
+class ExportState(BaseModel):
+    """An export's progress through its steps, journaled so a restart resumes the same render."""
+
+    kind: Literal["export"] = "export"
+    filename: str | None = None  # as the user asked; the saved name is chosen at download
+    render_id: str | None = None  # journaled before the render is submitted
+    draft_submitted: bool = False  # whether the backend confirmed it took `render_id`
+    attempt: int = 1  # which render this is: a failed one is retried once under a new id
+    draft_hash: str | None = None  # the fingerprint of the draft rendered (see export.draft_fingerprint)
+    title: str | None = None  # the project's title, the default file name
+    result: ExportOutcome | None = None
+
+
+class GenerateState(BaseModel):
+    kind: Literal["generate"] = "generate"
+    instruction: str = ""
+    also_export: bool = False  # the user asked for the video too: the job exports after the turn
+    result: GenerateResult | None = None
+
+
+JobState = Annotated[ExportState | GenerateState, Field(discriminator="kind")]
+JobOutcome = ExportOutcome | GenerateResult
+
+
 class JobRecord(BaseModel):
     """One job as journaled: enough to report it, and for exports to resume it."""
 
@@ -59,9 +94,37 @@ class JobRecord(BaseModel):
     # When this run began, if the job was resumed after a restart: "took" counts this run, not the downtime.
     run_started_at: float | None = None
     finished_at: float | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
-    result: dict[str, Any] | None = None
+    state: JobState
     error: ErrorInfo | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_older_journal(cls, data: Any) -> Any:
+        """Journals written before jobs had typed state kept it in `params` and `result` dicts."""
+        if not isinstance(data, dict) or "state" in data:
+            return data
+        params = data.get("params")
+        state: dict[str, Any] = dict(params) if isinstance(params, dict) else {}
+        state["kind"] = data.get("kind")
+        if data.get("result") is not None:
+            state["result"] = data["result"]
+        return {k: v for k, v in data.items() if k not in ("params", "result")} | {"state": state}
+
+    @property
+    def export(self) -> ExportState:
+        if not isinstance(self.state, ExportState):
+            raise TypeError(f"job {self.job_id} is not an export")
+        return self.state
+
+    @property
+    def generate(self) -> GenerateState:
+        if not isinstance(self.state, GenerateState):
+            raise TypeError(f"job {self.job_id} is not a generation")
+        return self.state
+
+    @property
+    def result(self) -> JobOutcome | None:
+        return self.state.result
 
     @property
     def interrupted_export(self) -> bool:
@@ -92,30 +155,39 @@ class Job:
         # Set by JobManager.cancel: only then is a cancelled task a cancelled job. The server shutting down also
         # cancels the task, but the work goes on at the backend, so the journal must keep it as running.
         self.cancel_requested = False
+        self._journaled = record.state.model_copy(deep=True)  # the state as last handed to the journal
 
     @property
     def running(self) -> bool:
         return self.record.status == "running"
 
-    def update(self, stage: str | None = None, progress: float | None = None, **params: Any) -> None:
+    def update(self, stage: str | None = None, progress: float | None = None) -> None:
+        """Show a new stage or progress; the journal is rewritten only when the job's state changed with it.
+
+        A runner changes `record.state` (a render id, a submitted draft) and then calls this: that must survive a
+        crash. A stage or a percentage need not, so a render poll does not rewrite the journal.
+        """
         if stage is not None:
             self.record.stage = stage
         if progress is not None:
             self.record.progress = round(max(0.0, min(100.0, progress)), 1)
-        if params:
-            self.record.params.update(params)
-            self._manager.save()  # params (e.g. a render id) must survive a crash
+        if self.record.state != self._journaled:
+            self._journaled = self.record.state.model_copy(deep=True)
+            self._manager.save()
         self._notify()
 
-    def finish(
-        self, status: JobStatus, *, result: dict[str, Any] | None = None, error: ErrorInfo | None = None
-    ) -> None:
+    def finish(self, status: JobStatus, *, result: JobOutcome | None = None, error: ErrorInfo | None = None) -> None:
         self.record.status = status
         self.record.finished_at = time.time()
-        self.record.result = result
+        state = self.record.state
+        if isinstance(state, ExportState):
+            state.result = result if isinstance(result, ExportOutcome) else None
+        else:
+            state.result = result if isinstance(result, GenerateResult) else None
         self.record.error = error
         if status == "succeeded":
             self.record.progress = 100.0
+        self._journaled = state.model_copy(deep=True)
         self._manager.own(self.record.job_id)
         self._manager.save()
         self._notify()
@@ -138,7 +210,7 @@ UNEXPECTED = ErrorInfo(
     "happening, run `nemovideo-mcp doctor`.",
 )
 
-Runner = Callable[[Job], Awaitable[dict[str, Any]]]
+Runner = Callable[[Job], Awaitable[JobOutcome]]
 ErrorMapper = Callable[[NemoError], ErrorInfo]
 
 
@@ -170,14 +242,11 @@ class JobManager:
 
     # -- lifecycle --------------------------------------------------------
 
-    def start(
-        self, kind: JobKind, runner: Runner, *, params: dict[str, Any] | None = None, job_id: str | None = None
-    ) -> Job:
+    def start(self, state: ExportState | GenerateState, runner: Runner, *, job_id: str | None = None) -> Job:
         """Start `runner` in the background, or restart a journaled job under its old id."""
-        record = JobRecord(job_id=job_id or f"{kind[:3]}_{secrets.token_hex(6)}", kind=kind, params=params or {})
+        record = JobRecord(job_id=job_id or f"{state.kind[:3]}_{secrets.token_hex(6)}", kind=state.kind, state=state)
         if job_id and job_id in self._jobs:
-            old = self._jobs[job_id].record
-            record.started_at, record.params = old.started_at, {**old.params, **(params or {})}
+            record.started_at = self._jobs[job_id].record.started_at
             record.run_started_at = time.time()
         job = Job(record, self)
         self._jobs[record.job_id] = job
@@ -189,7 +258,11 @@ class JobManager:
     def resume(self, job: Job, runner: Runner) -> Job:
         """Run a journaled job again under its id, unless a call just did: then that run is the answer."""
         current = self._jobs.get(job.record.job_id, job)
-        return current if current.running else self.start(current.record.kind, runner, job_id=current.record.job_id)
+        if current.running:
+            return current
+        # The same steps so far (the render id above all), without the outcome of the run that ended.
+        state = current.record.state.model_copy(update={"result": None}, deep=True)
+        return self.start(state, runner, job_id=current.record.job_id)
 
     async def _run(self, job: Job, runner: Runner) -> None:
         with anyio.CancelScope() as scope:
@@ -203,12 +276,9 @@ class JobManager:
                 log.exception("job crashed", job_id=job.record.job_id)
                 job.finish("failed", error=UNEXPECTED)
             else:
-                # A job may finish with a result that still reports a problem (e.g. a dropped stream).
-                error = result.get("error")
-                if error:
-                    job.finish("failed", result=result, error=ErrorInfo.model_validate(error))
-                else:
-                    job.finish("succeeded", result=result)
+                # A generation may finish with a result that still reports a problem (e.g. a dropped stream).
+                error = result.error if isinstance(result, GenerateResult) else None
+                job.finish("failed" if error else "succeeded", result=result, error=error)
         if scope.cancelled_caught and job.running and job.cancel_requested:
             job.finish("cancelled", error=ErrorInfo(code="render_cancelled", message="The job was cancelled."))
 
