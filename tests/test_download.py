@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 
 from nemovideo_mcp.backend.client import NemoApi
+from nemovideo_mcp.backend.transport import BearerToken
 
 MP4 = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 2048
 
@@ -21,7 +22,7 @@ async def test_download_follows_a_redirect_without_the_token(tmp_path: Path) -> 
         return httpx.Response(200, content=MP4, headers={"content-length": str(len(MP4))})
 
     api = NemoApi("https://api.test", headers={}, transport=httpx.MockTransport(handler))
-    api.token = "nmv_usr_secret_for_redirect_test"
+    api.authorize(BearerToken("nmv_usr_secret_for_redirect_test"))
     try:
         size = await api.download("/api/render/proxy/render_x/download", tmp_path / "x.part", max_bytes=10**6)
     finally:

@@ -390,6 +390,7 @@ async def test_token_goes_only_to_the_api_host(tmp_path: Path, url: str, bearer:
     import httpx
 
     from nemovideo_mcp.backend.client import NemoApi
+    from nemovideo_mcp.backend.transport import BearerToken
     from nemovideo_mcp.errors import NemoError
 
     seen: list[httpx.Request] = []
@@ -399,7 +400,7 @@ async def test_token_goes_only_to_the_api_host(tmp_path: Path, url: str, bearer:
         return httpx.Response(200, content=b"\x00\x00\x00\x18ftypmp42" + bytes(2048))
 
     api = NemoApi("https://api.example", headers={}, transport=httpx.MockTransport(answer))
-    api.token = "nmv_usr_secret_for_this_test_0001"
+    api.authorize(BearerToken("nmv_usr_secret_for_this_test_0001"))
     try:
         await api.download(url, tmp_path / "out.mp4", max_bytes=1 << 20)
     except NemoError:

@@ -19,6 +19,7 @@ from mcp.client.stdio import stdio_client
 
 from conftest import OUTPUTS, inprocess, make_settings, png_bytes, recording, stdio_env, text_of
 from nemovideo_mcp.backend.client import NemoApi
+from nemovideo_mcp.backend.transport import BearerToken
 from nemovideo_mcp.errors import NemoError, TransportError
 from nemovideo_mcp.local.files import check_url, host_address, is_local_host
 from nemovideo_mcp.settings import load_settings
@@ -235,7 +236,7 @@ async def test_download_refuses_a_redirect_into_the_local_network(tmp_path: Path
         return httpx.Response(200, content=MP4)
 
     api = NemoApi("https://api.example", headers={}, transport=httpx.MockTransport(answer))
-    api.token = "nmv_usr_redirect_test_token_000"
+    api.authorize(BearerToken("nmv_usr_redirect_test_token_000"))
     try:
         with pytest.raises(NemoError, match="this computer or a private network"):
             await api.download("/api/render/proxy/r1/download", tmp_path / "out.part", max_bytes=1 << 20)

@@ -194,3 +194,58 @@ async def test_local_backend_never_touches_the_real_identity(cloud_server: Loopb
         result = await client.call_tool("credits", {})
     assert not result.is_error, text_of(result)
     assert not (home / "state" / "identity.json").exists()
+
+
+@pytest.mark.parametrize("retry_after", ["1", "date"])
+async def test_429_waits_for_the_retry_after_the_backend_names(retry_after: str) -> None:
+    """A Retry-After is honoured (seconds or an HTTP date) instead of NEMO_RATE_LIMIT_DELAY, once."""
+    import email.utils
+
+    import httpx
+
+    from nemovideo_mcp.backend.client import NemoApi
+
+    seen: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(time.monotonic())
+        if len(seen) == 1:
+            wait = "1" if retry_after == "1" else email.utils.formatdate(time.time() + 2, usegmt=True)
+            return httpx.Response(429, headers={"retry-after": wait})
+        return httpx.Response(200, json={"code": 0, "data": {"available": 7, "frozen": 0, "total": 7}})
+
+    api = NemoApi("https://api.example", headers={}, rate_limit_delay=600, transport=httpx.MockTransport(answer))
+    try:
+        with anyio.fail_after(30):  # not the 600 s of NEMO_RATE_LIMIT_DELAY
+            balance = await api.credits()
+    finally:
+        await api.aclose()
+    assert balance.available == 7 and len(seen) == 2
+    assert seen[1] - seen[0] >= 0.9
+
+
+async def test_a_render_start_is_never_repeated_after_it_may_have_arrived() -> None:
+    """A POST that may have acted (here a 503 or a cut connection after sending) is sent once; a GET is retried."""
+    import httpx
+
+    from nemovideo_mcp.backend.client import NemoApi
+    from nemovideo_mcp.errors import NemoError
+
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if request.method == "POST":
+            raise httpx.ReadError("connection reset after the request was sent", request=request)
+        return httpx.Response(503, text="busy")
+
+    api = NemoApi("https://api.example", headers={}, get_retries=2, transport=httpx.MockTransport(answer))
+    try:
+        with pytest.raises(NemoError) as post:
+            await api.render_start("render_1", "s", {"t": []})
+        with pytest.raises(NemoError):
+            await api.credits()
+    finally:
+        await api.aclose()
+    assert post.value.code == "network_error"
+    assert calls == ["POST", "GET", "GET", "GET"]

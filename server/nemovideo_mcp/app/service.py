@@ -96,6 +96,7 @@ class NemoVideo:
             read_timeout=s.read_timeout,
             stream_idle_timeout=s.stream_timeout,
             get_retries=s.get_retries,
+            rate_limit_delay=s.rate_limit_delay,
             transfer_timeout=s.transfer_timeout,
             transfer_min_rate=s.transfer_min_rate_kb * 1024,
         )
@@ -107,7 +108,6 @@ class NemoVideo:
             user_token=s.token.get_secret_value() if s.token else None,
             client_id=s.client_id,
             language=s.language,
-            rate_limit_delay=s.rate_limit_delay,
             backend_name=LOCAL_BACKEND_NAME if s.uses_local_backend else None,
         )
         self._explain = Explainer(s, conn)

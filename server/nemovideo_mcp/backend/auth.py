@@ -23,6 +23,7 @@ import structlog
 
 from nemovideo_mcp.backend.client import NemoApi
 from nemovideo_mcp.backend.models import TokenGrant
+from nemovideo_mcp.backend.transport import BearerToken
 from nemovideo_mcp.errors import ApiError, NemoError
 from nemovideo_mcp.local.store import StateStore
 from nemovideo_mcp.text.redact import register_secret
@@ -69,7 +70,9 @@ class Identity:
 
 
 class Connection:
-    """Owns the identity and runs API calls with the documented recoveries."""
+    """Owns the identity (the token the API client sends, too) and runs API calls with the documented
+    recoveries: a new token for 1001/401, a new session for 1002/404. Repeating a request that failed on
+    the way is the transport's job (`transport.py`), never this class's."""
 
     def __init__(
         self,
@@ -79,7 +82,6 @@ class Connection:
         user_token: str | None,
         client_id: str | None,
         language: str,
-        rate_limit_delay: float,
         backend_name: str | None = None,
     ) -> None:
         self.api = api
@@ -90,8 +92,9 @@ class Connection:
         self.user_token = user_token
         self.configured_client_id = client_id
         self.language = language
-        self.rate_limit_delay = rate_limit_delay
         self.identity: Identity | None = None
+        self._token = BearerToken()
+        api.authorize(self._token)
         self.notices: list[str] = []  # things the user must hear once, e.g. "the timeline started fresh"
         self._lock = anyio.Lock()
         register_secret(user_token)
@@ -110,7 +113,8 @@ class Connection:
         """Run `op` once; on a recoverable error fix the cause and run it exactly once more.
 
         `op` must be safe to repeat when it raised (it did not take effect):
-        every recoverable error here is one the backend sends before acting.
+        every recoverable error here is one the backend sends before acting. (A 429 was already waited out
+        by the transport: one that reaches here is the answer.)
         """
         identity = await self.ensure(notify)
         try:
@@ -120,9 +124,6 @@ class Connection:
                 identity = await self._renew_token(identity, notify)
             elif exc.code == "session_lost":
                 identity = await self._renew_session(identity, notify)
-            elif exc.code == "rate_limited":
-                await notify("The service asked us to slow down; retrying shortly...")
-                await anyio.sleep(self.rate_limit_delay)
             else:
                 raise
         return await op(identity)
@@ -201,7 +202,7 @@ class Connection:
     def _use(self, grant: TokenGrant) -> None:
         """Send this token from now on; known to the redactor before it can appear anywhere."""
         register_secret(grant.token)
-        self.api.token = grant.token
+        self._token.token = grant.token
 
     async def _stored_token(self) -> TokenGrant | None:
         data = await self._io(self.store.read_json, IDENTITY_FILE)
@@ -221,13 +222,10 @@ class Connection:
         try:
             grant = await self.api.anonymous_token(client_id)
         except ApiError as exc:
-            if exc.http_status == 400:
-                # The backend did not accept our client id: make a fresh one and try once more.
-                client_id = await self._client_id(regenerate=True)
-            elif exc.code == "rate_limited":
-                await anyio.sleep(self.rate_limit_delay)
-            else:
+            if exc.http_status != 400:
                 raise _token_error(exc) from None
+            # The backend did not accept our client id: make a fresh one and try once more.
+            client_id = await self._client_id(regenerate=True)
             try:
                 grant = await self.api.anonymous_token(client_id)
             except ApiError as again:

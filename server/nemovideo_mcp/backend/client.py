@@ -3,15 +3,15 @@
 One method per endpoint, each returning a typed model or raising a
 `NemoError` subclass. Recovery that needs state (new token, new session)
 lives in `auth.py`; this layer only knows HTTP: timeouts on every call,
-retries where repeating is safe (GETs, and any request that never reached
-the server), never for a `/run_sse` whose stream has started.
+retries where repeating is safe (`transport.py`: the one place that retries a
+request), never for a `/run_sse` whose stream has started. The token rides on
+the `httpx.Auth` the connection owns (`authorize`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +25,6 @@ from pydantic import BaseModel, ValidationError
 
 from nemovideo_mcp.backend import sse
 from nemovideo_mcp.backend.models import (
-    MAX_ANSWER_BYTES,
     MAX_DEPTH,
     Credits,
     RenderStatus,
@@ -35,6 +34,14 @@ from nemovideo_mcp.backend.models import (
     UploadedFile,
     draft_problem,
     shape_problem,
+)
+from nemovideo_mcp.backend.transport import (
+    CALLER_RETRIES,
+    IDEMPOTENT,
+    STREAMED,
+    RetryPolicy,
+    RetryTransport,
+    too_large,
 )
 from nemovideo_mcp.errors import ApiError, ErrorCode, NemoError, TransportError
 from nemovideo_mcp.local.files import host_address, is_local_host, normalize_host
@@ -64,6 +71,7 @@ class NemoApi:
         read_timeout: float = 60.0,
         stream_idle_timeout: float = 300.0,
         get_retries: int = 3,
+        rate_limit_delay: float = 30.0,
         transfer_timeout: float = 3600.0,
         transfer_min_rate: float = 8 * 1024,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -73,7 +81,6 @@ class NemoApi:
         # How a download host's name becomes addresses (tests give names their own addresses).
         self._resolve = resolve or _addresses_of
         self._connect_timeout = connect_timeout
-        self.token: str | None = None
         # Every upload and download: an overall deadline, and a minimum rate once the first
         # read timeout has passed (a backend that trickles bytes defeats per-read timeouts).
         self._transfer = TransferLimits(deadline=transfer_timeout, min_rate=transfer_min_rate, grace=read_timeout)
@@ -83,7 +90,6 @@ class NemoApi:
         self._stream_timeout = httpx.Timeout(
             connect=connect_timeout, read=stream_idle_timeout, write=read_timeout, pool=connect_timeout
         )
-        self._get_retries = get_retries
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers=dict(headers),
@@ -92,62 +98,33 @@ class NemoApi:
             follow_redirects=False,
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
         )
+        # Every route out (the default one and any proxy httpx set up from the environment) retries the same way.
+        policy = RetryPolicy(retries=get_retries, rate_limit_delay=rate_limit_delay)
+        self._http._transport = RetryTransport(self._http._transport, policy)
+        self._http._mounts = {
+            pattern: None if route is None else RetryTransport(route, policy)
+            for pattern, route in self._http._mounts.items()
+        }
+
+    def authorize(self, auth: httpx.Auth) -> None:
+        """Sign every API request with `auth` (the connection's token); downloads elsewhere never are."""
+        self._http.auth = auth
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     # -- plumbing ---------------------------------------------------------
 
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
-
     async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        auth: bool = True,
-        safe: bool | None = None,
-        **kwargs: Any,
+        self, method: str, path: str, *, signed: bool = True, idempotent: bool | None = None, **kwargs: Any
     ) -> httpx.Response:
-        """Send with retries: a GET (or anything marked safe) on network errors, 5xx and a
-        success whose body is not JSON (a proxy glitch); anything else only when the
-        connection was never made, since then nothing happened."""
-        safe = method == "GET" if safe is None else safe
-        headers = {**kwargs.pop("headers", {}), **(self._auth() if auth else {})}
-        attempts = 1 + self._get_retries
-        for attempt in range(attempts):
-            last = attempt == attempts - 1
-            try:
-                response = await self._request(method, path, headers=headers, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if last:
-                    raise _transport_error(exc) from None
-            except httpx.HTTPError as exc:
-                if not safe or last:
-                    raise _transport_error(exc) from None
-            else:
-                garbled = safe and response.status_code < 300 and not _parses(response)
-                if (response.status_code < 500 and not garbled) or not safe or last:
-                    return response
-            await anyio.sleep(_backoff(attempt))
-        raise AssertionError("unreachable")
-
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One request whose answer is read with a size cap (decoded bytes, so a gzip bomb counts in full)."""
-        request = self._http.build_request(method, path, **kwargs)
-        response = await self._http.send(request, stream=True)
-        body = bytearray()
+        """One request, answered in full (the transport retries it where that is safe)."""
+        extensions = {} if idempotent is None else {IDEMPOTENT: idempotent}
+        auth = httpx.USE_CLIENT_DEFAULT if signed else None
         try:
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_ANSWER_BYTES:
-                    raise _too_large(f"it is larger than {MAX_ANSWER_BYTES // 2**20} MB")
-        finally:
-            await response.aclose()
-        skip = {"content-encoding", "content-length", "transfer-encoding"}
-        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in skip]
-        return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
+            return await self._http.request(method, path, auth=auth, extensions=extensions, **kwargs)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from None
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = await self._send(method, path, **kwargs)
@@ -157,9 +134,7 @@ class NemoApi:
 
     async def anonymous_token(self, client_id: str) -> TokenGrant:
         # Safe to repeat only if it never reached the server: a second grant burns the weekly quota.
-        data = await self._json(
-            "POST", "/api/auth/anonymous-token", auth=False, safe=False, headers={"X-Client-Id": client_id}
-        )
+        data = await self._json("POST", "/api/auth/anonymous-token", signed=False, headers={"X-Client-Id": client_id})
         return _model(TokenGrant, data)
 
     async def create_session(self, language: str) -> SessionInfo:
@@ -177,7 +152,7 @@ class NemoApi:
         data = await self._json("GET", f"/api/state/{APP}/me/{session_id}/latest")
         found = data.get("state")
         if isinstance(found, dict) and (problem := await anyio.to_thread.run_sync(draft_problem, found.get("draft"))):
-            raise _too_large(problem)
+            raise too_large(problem)
         raw_state: dict[str, Any] = found if isinstance(found, dict) else {}
         draft = raw_state.get("draft") if isinstance(raw_state.get("draft"), dict) else None
         return _model(SessionState, {**data, "draft": draft, "raw_state": raw_state})
@@ -238,8 +213,15 @@ class NemoApi:
             "session_id": session_id,
             "new_message": {"role": "user", "parts": [{"text": message}]},
         }
-        headers = {**self._auth(), "Accept": "text/event-stream", "Cache-Control": "no-store"}
-        request = self._http.build_request("POST", "/run_sse", json=body, headers=headers, timeout=self._stream_timeout)
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+        request = self._http.build_request(
+            "POST",
+            "/run_sse",
+            json=body,
+            headers=headers,
+            timeout=self._stream_timeout,
+            extensions={STREAMED: True, IDEMPOTENT: False},
+        )
         try:
             response = await self._http.send(request, stream=True)
         except httpx.HTTPError as exc:
@@ -282,7 +264,8 @@ class NemoApi:
 
     async def render_cancel(self, render_id: str) -> None:
         # Cancelling twice is harmless, so a retry is safe.
-        _unwrap(await self._send("POST", f"/api/render/proxy/lambda/{render_id}/cancel", safe=True), render=True)
+        cancel = await self._send("POST", f"/api/render/proxy/lambda/{render_id}/cancel", idempotent=True)
+        _unwrap(cancel, render=True)
 
     def render_download_path(self, render_id: str) -> str:
         return f"/api/render/proxy/{render_id}/download"
@@ -350,9 +333,14 @@ class NemoApi:
                     if refusal is not None:
                         raise NemoError("download_failed", f"The render's download link was not used: {refusal}.")
                     # Only the API's origin gets the token; redirects are followed here, hop by hop.
-                    headers = self._auth() if self._same_origin(absolute) else {}
+                    auth = httpx.USE_CLIENT_DEFAULT if self._same_origin(absolute) else None
                     async with self._http.stream(
-                        "GET", absolute, headers=headers, timeout=self._timeout, follow_redirects=False
+                        "GET",
+                        absolute,
+                        auth=auth,
+                        timeout=self._timeout,
+                        follow_redirects=False,
+                        extensions={STREAMED: True, CALLER_RETRIES: True},
                     ) as response:
                         if not self._same_origin(absolute) and _peer_is_local(response):
                             # The name resolved anew when connecting (DNS rebinding): not one byte is read.
@@ -515,11 +503,11 @@ def _load_json(content: bytes) -> Any:
     try:
         body = json.loads(content)
     except RecursionError:
-        raise _too_large(f"it is nested more than {MAX_DEPTH} levels deep") from None
+        raise too_large(f"it is nested more than {MAX_DEPTH} levels deep") from None
     except (ValueError, UnicodeDecodeError):
         return None
     if (problem := shape_problem(body)) is not None:
-        raise _too_large(problem)
+        raise too_large(problem)
     return body
 
 
@@ -529,14 +517,6 @@ async def _parsed(response: httpx.Response) -> Any:
     if len(content) > _INLINE_PARSE_BYTES:
         return await anyio.to_thread.run_sync(_load_json, content)
     return _load_json(content)
-
-
-def _too_large(reason: str) -> ApiError:
-    return ApiError(
-        "answer_too_large",
-        f"The NemoVideo service sent an answer too large to read safely ({reason}). Try again later; if the "
-        "timeline itself is that large, start a new project.",
-    )
 
 
 def _unwrap(response: httpx.Response, *, render: bool = False, body: Any = _UNPARSED) -> dict[str, Any]:
@@ -584,15 +564,6 @@ def _unwrap(response: httpx.Response, *, render: bool = False, body: Any = _UNPA
         return body
     data = body.get("data")
     return data if isinstance(data, dict) else {}
-
-
-def _parses(response: httpx.Response) -> bool:
-    """Whether a body that should be JSON is (an empty body counts: some endpoints send none)."""
-    # A cheap look at both ends: the body is parsed once, later and (when large) off the event loop.
-    content = response.content.strip()
-    if not content:
-        return True
-    return (content[:1], content[-1:]) in ((b"{", b"}"), (b"[", b"]"))
 
 
 def _detail(body: Any) -> str:
@@ -648,11 +619,6 @@ def _model(cls: type[M], data: dict[str, Any]) -> M:
 def _uploaded(data: dict[str, Any]) -> list[UploadedFile]:
     files = data.get("files")
     return [_model(UploadedFile, f) for f in files if isinstance(f, dict)] if isinstance(files, list) else []
-
-
-def _backoff(attempt: int) -> float:
-    # Exponential with full jitter: spreads retries from many clients.
-    return random.uniform(0, min(8.0, 0.25 * 2**attempt))
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -159,6 +159,7 @@ async def _credits_with(settings: Settings, token: str) -> tuple[int | None, str
     """(available credits, None) when the token is accepted, else (None, error code)."""
     from nemovideo_mcp.attribution import attribution_headers, detect_platform
     from nemovideo_mcp.backend.client import NemoApi
+    from nemovideo_mcp.backend.transport import BearerToken
     from nemovideo_mcp.errors import NemoError
     from nemovideo_mcp.text.redact import register_secret
 
@@ -170,7 +171,7 @@ async def _credits_with(settings: Settings, token: str) -> tuple[int | None, str
         read_timeout=settings.read_timeout,
         get_retries=0,
     )
-    api.token = token
+    api.authorize(BearerToken(token))
     try:
         balance = await api.credits()
     except NemoError as exc:
