@@ -2,8 +2,10 @@
 
 Every failure the user can meet is a `NemoError` carrying a machine-readable
 `code` (which lands in the tool's structured result) and a one-line human
-`message` that says what to change. Messages never contain tokens: they are
-built from our own words plus sanitised backend text.
+`message` that says what to change. For the few codes whose advice depends on
+who the user is, `app/messages.py:in_words` chooses the words instead (by code
+and the error's fields, never by its text). Messages never contain tokens: they
+are built from our own words plus sanitised backend text.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ ErrorCode = Literal[
     "upload_refused",
     "plan_limit",
     "rate_limited",
+    "anonymous_quota",
     "backend_error",
     "answer_too_large",
     "network_error",

@@ -1,8 +1,10 @@
-"""Errors in words: what happened and what the user can do, for each error code.
+"""Errors in words, for the codes whose right sentence depends on the user.
 
-The API layer knows codes; only here do they become sentences, because the
-right sentence depends on who the user is (anonymous or registered) and
-what they were doing (an export's 402 is about the plan, not credits).
+Most raise sites already know everything their sentence needs and write it.
+These codes get their words here instead, chosen from the code and the error's
+fields (never from its text), because the advice depends on who the user is
+(anonymous or registered, how many credits are left) or on where the error
+came from (an export's 402 is about the plan, not credits).
 """
 
 from __future__ import annotations
@@ -58,12 +60,23 @@ def in_words(error: NemoError, who: Who) -> str:
                 f"The file is larger than NemoVideo's {limit} MB limit per file. Compress it or trim it "
                 "(for example to a shorter clip or a lower resolution) and upload it again."
             )
+        case "auth_failed" if error.http_status == 400:
+            return (
+                "NemoVideo refused to create an anonymous account for this client id. Unset NEMO_CLIENT_ID, or "
+                "set NEMO_TOKEN to a registered account's token."
+            )
         case "auth_failed":
             return (
                 "NemoVideo did not accept the sign-in, even after reconnecting. Try again in a minute; if it keeps "
                 "happening, set NEMO_TOKEN to a registered account's token."
             )
-        case "rate_limited" if error.http_status == 429 and not error.message.startswith("NemoVideo allows"):
+        case "anonymous_quota":
+            return (
+                "NemoVideo allows one free anonymous account per computer per week and this one is used up. "
+                f"Register (free) at {who.register_link()} and set NEMO_TOKEN to that account's token, or try "
+                "again later."
+            )
+        case "rate_limited":
             return "NemoVideo is limiting requests right now. Wait a minute and try again."
         case _:
             return error.message

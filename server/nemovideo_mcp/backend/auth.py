@@ -327,18 +327,10 @@ def _rejected_user_token() -> NemoError:
 
 
 def _token_error(exc: ApiError) -> NemoError:
+    """The anonymous-token request's refusals; app/messages.py words them for the user."""
     if exc.code == "rate_limited":
-        return NemoError(
-            "rate_limited",
-            "NemoVideo allows one free anonymous account per computer per week and this one is used up. "
-            "Set NEMO_TOKEN to the token of a registered account, or try again later.",
-            http_status=429,
-        )
+        # Still 429 after the transport waited once: this computer's weekly anonymous account is used up.
+        return NemoError("anonymous_quota", "anonymous-token request refused with HTTP 429", http_status=429)
     if exc.http_status == 400:
-        return NemoError(
-            "auth_failed",
-            "NemoVideo refused to create an anonymous account for this client id. Unset NEMO_CLIENT_ID, or set "
-            "NEMO_TOKEN to a registered account's token.",
-            http_status=400,
-        )
+        return NemoError("auth_failed", "anonymous-token request refused the client id (HTTP 400)", http_status=400)
     return exc

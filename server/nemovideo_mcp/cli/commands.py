@@ -60,7 +60,7 @@ EXIT_CODES: list[tuple[int, str]] = [
 # A person at a terminal waits for the result: background jobs die with the process.
 CLI_DEFAULT_WAIT = 3600.0
 
-_ACCOUNT_CODES = {"no_credits", "plan_limit", "token_rejected", "auth_failed", "rate_limited"}
+_ACCOUNT_CODES = {"no_credits", "plan_limit", "token_rejected", "auth_failed", "rate_limited", "anonymous_quota"}
 _NETWORK_CODES = {"network_error", "timeout"}
 
 
