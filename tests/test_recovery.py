@@ -141,10 +141,12 @@ async def test_429_twice_on_token_explains_the_weekly_limit(settings: Settings, 
     assert "one free anonymous account per computer per week" in text_of(result) and "NEMO_TOKEN" in text_of(result)
 
 
-async def test_429_twice_elsewhere_is_rate_limiting_not_the_anonymous_quota(settings: Settings, emu: Emulator) -> None:
+async def test_429_twice_elsewhere_is_rate_limiting_not_the_anonymous_quota(
+    settings: Settings, cloud: CloudQuirks
+) -> None:
     async with inprocess(settings) as client:
         await client.call_tool("credits", {})
-        emu.fail_next("credits", http_status=429, times=2)
+        cloud.fail_next("credits", status=429, times=2)
         result = await client.call_tool("credits", {})
     assert result.structured_content["error"]["code"] == "rate_limited", text_of(result)
     assert "limiting requests" in text_of(result) and "anonymous account" not in text_of(result)
@@ -260,8 +262,8 @@ async def test_a_render_start_is_never_repeated_after_it_may_have_arrived() -> N
     assert calls == ["POST", "GET", "GET", "GET"]
 
 
-async def test_a_client_id_refused_twice_says_which_setting_to_change(settings: Settings, emu: Emulator) -> None:
-    emu.fail_next("anonymous_token", http_status=400, times=2)
+async def test_a_client_id_refused_twice_says_which_setting_to_change(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.fail_next("anonymous_token", status=400, times=2)
     async with inprocess(settings) as client:
         result = await client.call_tool("credits", {})
     assert result.structured_content["error"]["code"] == "auth_failed", text_of(result)
