@@ -7,18 +7,19 @@ a source checkout reads it from `manifests/` so both always agree.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 SKILL_NAME = "video-generator-for-free-ai"
 Platform = Literal["clawhub", "cursor", "unknown"] | str
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
+# The pattern hatch reads the version with (pyproject.toml): the wheel's metadata and `__version__` agree.
+_VERSION = re.compile(r"(?m)^version:\s*['\"]?(?P<version>[0-9][^'\"\s]*)")
 _CANDIDATES = (
     _PACKAGE_DIR / "skill" / "SKILL.md",
     _PACKAGE_DIR.parents[1] / "manifests" / "skills" / SKILL_NAME / "SKILL.md",
@@ -46,6 +47,8 @@ def parse_frontmatter(text: str) -> dict[str, object]:
     end = text.find("\n---", 3)
     if end < 0:
         return {}
+    import yaml  # only the headers of the first backend call need the whole frontmatter
+
     loaded = yaml.safe_load(text[3:end])
     return loaded if isinstance(loaded, dict) else {}
 
@@ -58,10 +61,12 @@ def skill_info() -> SkillInfo:
 
 
 def package_version() -> str:
+    """The version, without a YAML parser: `--version` and the server's start need nothing more."""
     try:
-        return skill_info().version
-    except (OSError, yaml.YAMLError):
+        found = _VERSION.search(skill_file().read_text(encoding="utf-8"))
+    except OSError:
         return "0.0.0"
+    return found["version"] if found else "0.0.0"
 
 
 def detect_platform(

@@ -158,7 +158,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse(argv)
+    given = sys.argv[1:] if argv is None else argv
+    # No arguments is how MCP clients start the server: serve without building every command's parser first.
+    args = _parse(given) if given else argparse.Namespace(command=None)
     command = args.command or "serve"
     try:
         if command == "demo":

@@ -11,8 +11,9 @@ import base64
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio
 import structlog
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -20,8 +21,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
-from nemovideo_mcp import __version__
-from nemovideo_mcp.app.jobs import UNEXPECTED
+from nemovideo_mcp import __version__, rich_hidden
 from nemovideo_mcp.app.results import (
     CreditsResult,
     ErrorInfo,
@@ -30,13 +30,15 @@ from nemovideo_mcp.app.results import (
     StateResult,
     UploadResult,
 )
-from nemovideo_mcp.app.service import NemoVideo, local_studio_guide
 from nemovideo_mcp.errors import NemoError, SettingsError
 from nemovideo_mcp.logs import configure_logging
 from nemovideo_mcp.mcp.clients import Workspaces
 from nemovideo_mcp.mcp.fit import fit_result
 from nemovideo_mcp.settings import Settings, load_settings
 from nemovideo_mcp.text.redact import redact, redact_value
+
+if TYPE_CHECKING:
+    from nemovideo_mcp.app.service import NemoVideo
 
 log = structlog.get_logger(__name__)
 # resources/read sends the file inline (base64): beyond this, the path and the URL serve better.
@@ -174,21 +176,28 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Workspaces]) -> AsyncIterator[Workspaces]:
-        # The services, their HTTP clients and their background jobs live as long as the server.
-        async with Workspaces(*config, per_client=per_client) as workspaces:
-            yield workspaces
+        # Each service, its HTTP client and its background jobs live from its first call to the server's end.
+        async with anyio.create_task_group() as tasks:
+            workspaces = Workspaces(tasks, *config, per_client=per_client)
+            try:
+                yield workspaces
+            finally:
+                workspaces.stop()
 
     instructions, generate_help = INSTRUCTIONS, GENERATE_HELP
     if settings.uses_local_backend:
+        from nemovideo_mcp.app.service import local_studio_guide
+
         instructions = f"{LOCAL_INSTRUCTIONS}\n\n{local_studio_guide()}"
         generate_help = LOCAL_GENERATE_HELP
-    server: MCPServer[Workspaces] = _NemoServer(
-        "nemovideo",
-        title="NemoVideo",
-        instructions=instructions,
-        version=__version__,
-        lifespan=lifespan,
-    )
+    with rich_hidden():  # logging is configured above: the SDK's rich handler would only cost time
+        server: MCPServer[Workspaces] = _NemoServer(
+            "nemovideo",
+            title="NemoVideo",
+            instructions=instructions,
+            version=__version__,
+            lifespan=lifespan,
+        )
 
     @server.tool(
         name="generate",
@@ -206,7 +215,7 @@ def build_server(
         ctx: Context[Workspaces],
         wait_seconds: WaitSeconds = None,
     ) -> Annotated[CallToolResult, GenerateResult]:
-        service, progress = _service(ctx), _reporter(ctx)
+        service, progress = await _service(ctx), _reporter(ctx)
         return await _run(
             service,
             lambda: service.generate(instruction, wait_seconds, progress),
@@ -234,7 +243,7 @@ def build_server(
         ],
         ctx: Context[Workspaces],
     ) -> Annotated[CallToolResult, UploadResult]:
-        service = _service(ctx)
+        service = await _service(ctx)
         return await _run(
             service,
             lambda: service.upload(sources, _reporter(ctx)),
@@ -261,7 +270,7 @@ def build_server(
         ] = None,
         wait_seconds: WaitSeconds = None,
     ) -> Annotated[CallToolResult, StateResult]:
-        service, progress = _service(ctx), _reporter(ctx)
+        service, progress = await _service(ctx), _reporter(ctx)
         return await _run(
             service,
             lambda: service.state(job_id, wait_seconds, progress),
@@ -281,7 +290,7 @@ def build_server(
         ),
     )
     async def credits(ctx: Context[Workspaces]) -> Annotated[CallToolResult, CreditsResult]:
-        service = _service(ctx)
+        service = await _service(ctx)
         return await _run(service, lambda: service.credits(_reporter(ctx)), _FAILED["credits"])
 
     @server.tool(
@@ -309,7 +318,7 @@ def build_server(
         wait_seconds: WaitSeconds = None,
         cancel: Annotated[bool, Field(description="Cancel the running export instead.")] = False,
     ) -> Annotated[CallToolResult, ExportResult]:
-        service, progress = _service(ctx), _reporter(ctx)
+        service, progress = await _service(ctx), _reporter(ctx)
         return await _run(
             service,
             lambda: service.export(
@@ -327,9 +336,7 @@ def build_server(
         mime_type="video/mp4",
     )
     async def exported(name: str, ctx: Context[Workspaces]) -> bytes:
-        import anyio
-
-        service = _service(ctx)
+        service = await _service(ctx)
         path = await service.exported_file(name)
         if path is None:
             raise ResourceNotFoundError("No such export. Only files saved by export in the export folder can be read.")
@@ -358,6 +365,8 @@ async def _run(
         return _to_result(on_error(info), is_error=True)
     except Exception:
         # A bug of ours: the agent still gets a sentence it can act on, the details go to the log.
+        from nemovideo_mcp.app.jobs import UNEXPECTED
+
         log.exception("tool failed unexpectedly")
         return _to_result(on_error(UNEXPECTED), is_error=True)
     status = getattr(result, "status", None) or getattr(getattr(result, "job", None), "status", None)
@@ -460,9 +469,9 @@ class ProgressReporter:
             await send(session, level="info", data=message, related_request_id=self._ctx.request_id)
 
 
-def _service(ctx: Context[Workspaces]) -> NemoVideo:
-    """The service of the client that sent this request."""
-    return ctx.request_context.lifespan_context.for_request(ctx.request_context.request)
+async def _service(ctx: Context[Workspaces]) -> NemoVideo:
+    """The service of the client that sent this request, started by its first call."""
+    return await ctx.request_context.lifespan_context.for_request(ctx.request_context.request).get()
 
 
 def _reporter(ctx: Context[Any]) -> ProgressReporter:
