@@ -13,7 +13,7 @@ def rich_hidden() -> Iterator[None]:
 
     structlog imports it for coloured tracebacks, and the SDK's server for a log handler it does not
     install once logging is configured; our logs are plain, redacted text, and rich (with pygments and
-    attrs) cost the start a tenth of its time. Outside, rich imports normally: the CLI draws with it.
+    attrs) was a large part of the start. Outside, rich imports normally: the CLI draws with it.
     """
     if "rich" in sys.modules:
         yield
