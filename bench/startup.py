@@ -11,17 +11,21 @@ divides by the floor's time in that same round, so load that drifts during the r
 - peers: installed from PyPI into one cache venv each (--peers-dir), started with dummy API keys;
   a peer that cannot be installed or started is skipped with the reason.
 
-Then the median round trip of `credits` over one stdio connection to the emulator.
+With --instructions, each server also runs once under valgrind, which counts the instructions it
+executes to answer: a measure that other processes on the machine cannot disturb. Then the median
+round trip of `credits` over one stdio connection to the emulator.
 
-    python bench/startup.py [--rounds 9] [--mode auto|legacy] [--no-peers] [--calls 100]
+    python bench/startup.py [--rounds 9] [--mode auto|legacy] [--no-peers] [--instructions] [--calls 100]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import logging
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -135,7 +139,7 @@ def fresh_env(home: Path, extra: dict[str, str]) -> dict[str, str]:
 
 
 def our_specs(api_url: str) -> list[Spec]:
-    ours = {"NEMO_API_URL": api_url, "NEMO_LOG_LEVEL": "WARNING"}
+    ours = {"NEMO_API_URL": api_url}  # everything else as a user has it: defaults, log level included
     specs = []
     script = Path(sys.executable).parent / "nemovideo-mcp"
     if script.is_file():
@@ -259,14 +263,19 @@ async def starts(args: argparse.Namespace) -> bool:
                 cpus[spec.name].append(cpu)
             base = walls["floor"][-1]
             print(f"{index + 1:<6}{base:>9.3f}" + "".join(f"{walls[name][-1] / base:>14.2f}x" for name in names[1:]))
+        if args.instructions:
+            count_instructions(specs, logs)
         contacted = api.connections
     ratios = {name: [w / f for w, f in zip(walls[name], walls["floor"], strict=True)] for name in names}
     cpu_ratios = {name: [c / f for c, f in zip(cpus[name], cpus["floor"], strict=True)] for name in names}
-    print(f"\n{'server':<16}{'wall s':>8}{'wall x':>9}{'min x':>8}{'max x':>8}{'cpu s':>8}{'cpu x':>8}   (medians)")
+    print(
+        f"\n{'server':<16}{'wall s':>8}{'wall x':>9}{'min x':>8}{'max x':>8}{'best x':>8}{'cpu s':>8}{'cpu x':>8}"
+        "   (medians; best = fastest start / floor's fastest)"
+    )
     for name in names:
         print(
             f"{name:<16}{statistics.median(walls[name]):>8.3f}{statistics.median(ratios[name]):>8.2f}x"
-            f"{min(ratios[name]):>7.2f}x{max(ratios[name]):>7.2f}x"
+            f"{min(ratios[name]):>7.2f}x{max(ratios[name]):>7.2f}x{min(walls[name]) / min(walls['floor']):>7.2f}x"
             f"{statistics.median(cpus[name]):>8.2f}{statistics.median(cpu_ratios[name]):>7.2f}x"
         )
     ours = [name for name in names if name.startswith("ours")]
@@ -274,7 +283,7 @@ async def starts(args: argparse.Namespace) -> bool:
     worst = max(statistics.median(ratios[name]) for name in ours)
     print(
         f"\n{args.rounds} rounds, order rotated each round; cpu = user + system seconds of the server until it "
-        f"answered tools/list; servers' stderr in {logs}"
+        f"answered tools/list; load average {os.getloadavg()[0]:.1f} at the end; servers' stderr in {logs}"
     )
     print(f"ours at most 1.08x the floor (median wall): {'yes' if worst <= 1.08 else 'NO'} ({worst:.2f}x)")
     if peers:
@@ -286,6 +295,55 @@ async def starts(args: argparse.Namespace) -> bool:
         )
     print(f"connections to NEMO_API_URL during the starts: {contacted}" + ("" if not contacted else "  <- NOT ZERO"))
     return contacted == 0
+
+
+_HANDSHAKE = (
+    b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},'
+    b'"clientInfo":{"name":"bench","version":"1"}}}\n{"jsonrpc":"2.0","method":"notifications/initialized"}\n'
+    b'{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}\n'
+)
+
+
+def instructions(spec: Spec, logs: Path) -> int:
+    """Instructions the server ran to answer initialize + tools/list, then stop at EOF (valgrind: load-proof)."""
+    with tempfile.TemporaryDirectory(prefix="startup-home-") as tmp:
+        out = Path(tmp) / "cachegrind.log"
+        valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+        with (logs / f"{spec.name.split()[0]}-stderr.log").open("a", encoding="utf-8") as errlog:
+            proc = subprocess.Popen(
+                [*valgrind, f"--log-file={out}", *spec.command],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errlog,
+                env=fresh_env(Path(tmp), spec.env),
+            )
+            assert proc.stdin and proc.stdout
+            try:
+                proc.stdin.write(_HANDSHAKE)
+                proc.stdin.flush()
+                while b'"id":2' not in (line := proc.stdout.readline()):
+                    if not line:
+                        raise RuntimeError(f"{spec.name} closed stdout before answering tools/list")
+                proc.stdin.close()
+                proc.wait(timeout=600)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=30)
+        found = re.search(r"I\s+refs:\s+([\d,]+)", out.read_text())
+        if not found:
+            raise RuntimeError(f"no instruction count for {spec.name}")
+        return int(found[1].replace(",", ""))
+
+
+def count_instructions(specs: list[Spec], logs: Path) -> None:
+    if shutil.which("valgrind") is None:
+        print("\n--instructions: skipped, valgrind is not installed")
+        return
+    print("\ninstructions to answer initialize (legacy handshake) + tools/list, under valgrind (one run each):")
+    counts = {spec.name: instructions(spec, logs) for spec in specs}
+    for name, count in counts.items():
+        print(f"  {name:<16}{count / 1e9:>7.3f} G {count / counts['floor']:>6.3f}x")
 
 
 async def round_trips(calls: int) -> None:
@@ -307,6 +365,8 @@ async def round_trips(calls: int) -> None:
 
 
 async def main() -> int:
+    # minimax prints a banner on stdout; the SDK client logs a traceback for every such line, and skips it.
+    logging.getLogger("mcp.client.stdio").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default 9, at least 7 to judge)")
     parser.add_argument("--mode", default="auto", help="the SDK Client's mode: auto (its default) or legacy")
@@ -315,6 +375,9 @@ async def main() -> int:
         "--peers-dir",
         default=str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nemovideo-mcp-bench"),
         help="cache folder for the peers' venvs",
+    )
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count each server's instructions under valgrind (slow)"
     )
     parser.add_argument("--calls", type=int, default=100, help="credits round trips afterwards (0 skips them)")
     args = parser.parse_args()
