@@ -45,8 +45,19 @@ async def test_chinese_gui_reply_and_panel_phrases(settings: Settings, emu: Emul
         result = await client.call_tool("generate", {"instruction": "加一段轻松的背景音乐"})
     text = text_of(result)
     assert not any(word in text for word in FORBIDDEN), text
-    assert "Timeline (" in text  # the panel is answered inline with the summary
+    # The panel is answered inline: the reply's pointer to it becomes a pointer to the summary that follows.
+    pointer, summary = text.find("NemoVideo pointed at its"), text.find("Timeline (")
+    assert 0 <= pointer < summary, text
+    assert "音乐面板" in text[pointer:summary]
     assert any(s["tool"] == "export" for s in result.structured_content["next_steps"])
+
+
+async def test_a_reply_without_a_panel_points_at_nothing(settings: Settings, emu: Emulator) -> None:
+    async with inprocess(settings) as client:
+        await client.call_tool("generate", {"instruction": "make a 10-second video about tea"})
+        emu.next_stream("已添加背景音乐。")
+        result = await client.call_tool("generate", {"instruction": "加一段轻松的背景音乐"})
+    assert "Timeline (" in text_of(result) and "pointed at" not in text_of(result)
 
 
 async def test_intent_routing_spends_no_stream_turn(settings: Settings, emu: Emulator) -> None:

@@ -122,7 +122,11 @@ class Generate:
         if also_export and result.error is None:
             await self._export_after_turn(job, result, after)
         result.notices += self.ctx.conn.take_notices()
-        result.message = _generate_message(result, silent=not reply and dropped is None and not collector.errors)
+        result.message = _generate_message(
+            result,
+            silent=not reply and dropped is None and not collector.errors,
+            pointed_at=_views_pointed_at(translated.actions),
+        )
         return result
 
     async def _stream_turn(self, job: Job, instruction: str) -> tuple[ReplyCollector, TransportError | None]:
@@ -251,6 +255,12 @@ def _next_steps(actions: list[GuiAction], *, user_asked_export: bool) -> list[Ne
     return steps
 
 
+def _views_pointed_at(actions: list[GuiAction]) -> list[str]:
+    """The panels or previews the reply told its reader to open: here the timeline summary answers for them."""
+    names = [(a.detail or "timeline").strip() for a in actions if a.kind in ("show_state", "show_summary")]
+    return list(dict.fromkeys(n for n in names if n))
+
+
 def _humanize_tool(name: str) -> str:
     words = name.replace("_with_", " ").replace("_", " ").strip()
     for vendor in (" seedance", " kling", " veo", " runway"):
@@ -263,7 +273,7 @@ def _draft_changed(before: Draft, after: Draft) -> bool:
     return bool(diff_drafts(before, after)) or before.model_dump(mode="json") != after.model_dump(mode="json")
 
 
-def _generate_message(result: GenerateResult, *, silent: bool) -> str:
+def _generate_message(result: GenerateResult, *, silent: bool, pointed_at: list[str] | None = None) -> str:
     parts: list[str] = []
     if result.error is not None:
         parts.append(result.error.message)
@@ -286,6 +296,9 @@ def _generate_message(result: GenerateResult, *, silent: bool) -> str:
     if result.changes:
         parts.append("Changes: " + "; ".join(result.changes))
     if result.timeline is not None:
+        if pointed_at:
+            views = ", ".join(f'"{name}"' for name in pointed_at)
+            parts.append(f"NemoVideo pointed at its {views} view; what it shows is in the timeline below.")
         parts.append(result.timeline.summary)
     if result.export is not None and result.export.error is None:
         parts.append(result.export.message)
