@@ -79,13 +79,10 @@ def test_json_round_trip_and_missing(store: StateStore) -> None:
     assert store.read_json("identity.json") == {"v": 2}
 
 
-def test_text_round_trip_and_delete(store: StateStore) -> None:
+def test_text_round_trip(store: StateStore) -> None:
     assert store.read_text("client_id") is None
     store.write_text("client_id", "c1d2-e3f4\n")
     assert store.read_text("client_id") == "c1d2-e3f4\n"
-    store.delete("client_id")
-    store.delete("client_id")  # missing is fine
-    assert store.read_text("client_id") is None
 
 
 def test_atomic_write_leaves_no_temp_file(store: StateStore) -> None:

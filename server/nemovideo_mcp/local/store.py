@@ -221,11 +221,6 @@ class StateStore:
         """Atomically replace *name* with *text* in UTF-8 (file mode 0600)."""
         self._atomic_write(name, text.encode("utf-8"))
 
-    def delete(self, name: str) -> None:
-        """Remove *name* if it exists."""
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path(name))
-
     # -- locking ----------------------------------------------------------------
 
     def _lock_path(self, name: str) -> Path:

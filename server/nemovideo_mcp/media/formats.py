@@ -48,11 +48,6 @@ def extension(name: str) -> str:
     return PurePath(name).suffix.lower().lstrip(".")
 
 
-def kind_for(name: str) -> MediaKind | None:
-    """The media kind a file name implies, or None when the upload tool does not take it."""
-    return ACCEPTED_EXTENSIONS.get(extension(name))
-
-
 def backend_name(name: str) -> str:
     """The name to send: the same name, with an alias extension replaced by the backend's spelling."""
     ext = extension(name)

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from nemovideo_mcp.media.formats import extension
-
 HEAD_BYTES = 64
 
 # ISO base media (mp4/mov/m4a): a box type at offset 4. Modern files start with
@@ -120,11 +118,6 @@ def image_problem(path: Path) -> str | None:
     except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError):
         return "it does not decode as an image (damaged or not really a picture)"
     return None
-
-
-def content_matches(path: Path, head: bytes) -> bool:
-    """The cheap family check for the name's extension (the image decode is separate)."""
-    return extension_matches(extension(path.name), sniff_media(head))
 
 
 # --- beyond the first bytes: the structure the name promises, and no secrets inside ---------------------
