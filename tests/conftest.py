@@ -79,7 +79,8 @@ def backend(emu: Emulator) -> Iterator[EmulatorServer]:
 @pytest.fixture
 def cloud(tmp_path: Path) -> Iterator[CloudQuirks]:
     """The real studio, behaving like the cloud where a test asks it to (`support.cloud`)."""
-    quirks = CloudQuirks(create_app(Studio(tmp_path / "studio")))
+    studio = Studio(tmp_path / "studio")
+    quirks = CloudQuirks(create_app(studio), studio)
     yield quirks
     ISSUED_TOKENS.update(quirks.issued_tokens)
 

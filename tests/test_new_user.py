@@ -1,4 +1,7 @@
-"""What a new user hit (issue 12): each test drives the real server through the SDK client and judges what it says."""
+"""What a new user hit (issue 12): each test drives the real server through the SDK client and judges what it says.
+
+The backend is the real studio; turns the tests script are the wrapper's (`support.cloud`), renders are real.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,33 @@ from typing import Any
 
 import pytest
 
-from conftest import MODES, inprocess, record_output, text_of
+from conftest import MODES, inprocess, make_settings, record_output, text_of
 from nemovideo_mcp.settings import Settings
-from support.emulator import Emulator
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 
 VIDEO = "make a 10-second video about city lights"
+# Short, and rendered small (the draft still says 1920x1080): real renders, fast enough for many tests.
 TITLED: dict[str, Any] = {
     "t": [
-        {"tt": 0, "sg": [{"d": 10000, "m": {"name": "city lights"}}]},
-        {"tt": 7, "sg": [{"d": 3000, "m": {"text": "Urban Dreams", "kind": "title"}}]},
+        {"tt": 0, "sg": [{"d": 2000, "m": {"name": "city lights"}}]},
+        {"tt": 7, "sg": [{"d": 1000, "m": {"text": "Urban Dreams", "kind": "title"}}]},
     ],
-    "d": 10000,
+    "d": 2000,
     "m": {"title": "project", "width": 1920, "height": 1080, "fps": 30},
 }
+SHORTER = {**TITLED, "d": 1000}
+
+
+@pytest.fixture(autouse=True)
+def _small_renders(cloud: CloudQuirks) -> None:
+    cloud.render_size = (160, 90)
+    cloud.canvas_fps = 30
+
+
+@pytest.fixture
+def settings(cloud_server: LoopbackServer, home: Path) -> Settings:
+    return make_settings(cloud_server, home)
 
 
 async def _call(client: Any, tool: str, args: dict[str, Any] | None = None) -> Any:
@@ -33,15 +50,15 @@ async def _call(client: Any, tool: str, args: dict[str, Any] | None = None) -> A
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_another_filename_saves_the_same_render_again(settings: Settings, emu: Emulator, mode: str) -> None:
-    emu.next_stream("Here it is.", draft=TITLED)
+async def test_another_filename_saves_the_same_render_again(settings: Settings, cloud: CloudQuirks, mode: str) -> None:
+    cloud.next_turn("Here it is.", draft=TITLED)
     async with inprocess(settings, mode) as client:
         assert not (await _call(client, "generate", {"instruction": VIDEO})).is_error
         first = await _call(client, "generate", {"instruction": "export the video"})
         assert first.structured_content["routed_to"] == "export", text_of(first)
         second = await _call(client, "export", {"filename": "for-mum.mp4"})
         third = await _call(client, "export", {})
-    assert len(emu.renders) == 1, "an unchanged timeline was rendered again"
+    assert cloud.renders == 1, "an unchanged timeline was rendered again"
     out = second.structured_content
     assert out["status"] == "succeeded", text_of(second)
     assert Path(out["path"]).name == "for-mum.mp4" and Path(out["path"]).read_bytes()[4:8] == b"ftyp"
@@ -52,21 +69,21 @@ async def test_another_filename_saves_the_same_render_again(settings: Settings, 
     assert len(list(settings.export_dir.glob("*.mp4"))) == 2
 
 
-async def test_an_edited_timeline_is_rendered_again(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream("Here it is.", draft=TITLED)
+async def test_an_edited_timeline_is_rendered_again(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.next_turn("Here it is.", draft=TITLED)
     async with inprocess(settings) as client:
         await _call(client, "generate", {"instruction": VIDEO})
         assert not (await _call(client, "export", {})).is_error
-        emu.next_stream("Shorter now.", draft={**TITLED, "d": 8000})
+        cloud.next_turn("Shorter now.", draft=SHORTER)
         await _call(client, "generate", {"instruction": "make it 8 seconds"})
         again = await _call(client, "export", {"filename": "short.mp4"})
     assert again.structured_content["status"] == "succeeded"
     assert again.structured_content["reused_from"] is None
-    assert len(emu.renders) == 2
+    assert cloud.renders == 2
 
 
-async def test_a_deleted_export_is_downloaded_again_from_its_render(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream("Here it is.", draft=TITLED)
+async def test_a_deleted_export_is_downloaded_again_from_its_render(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.next_turn("Here it is.", draft=TITLED)
     async with inprocess(settings) as client:
         await _call(client, "generate", {"instruction": VIDEO})
         first = await _call(client, "export", {})
@@ -74,18 +91,18 @@ async def test_a_deleted_export_is_downloaded_again_from_its_render(settings: Se
         again = await _call(client, "export", {"filename": "again.mp4"})
     assert again.structured_content["status"] == "succeeded", text_of(again)
     assert Path(again.structured_content["path"]).name == "again.mp4"
-    assert len(emu.renders) == 1
+    assert cloud.renders == 1
 
 
 # -- 14: export names come from the project title --------------------------------------------------
 
 
-async def test_export_is_named_after_the_title_and_never_overwrites(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream("Here it is.", draft=TITLED)
+async def test_export_is_named_after_the_title_and_never_overwrites(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.next_turn("Here it is.", draft=TITLED)
     async with inprocess(settings) as client:
         await _call(client, "generate", {"instruction": VIDEO})
         first = await _call(client, "export", {})
-        emu.next_stream("Shorter.", draft={**TITLED, "d": 8000})
+        cloud.next_turn("Shorter.", draft=SHORTER)
         await _call(client, "generate", {"instruction": "make it 8 seconds"})
         second = await _call(client, "export", {})
     names = [Path(r.structured_content["path"]).name for r in (first, second)]
@@ -93,9 +110,9 @@ async def test_export_is_named_after_the_title_and_never_overwrites(settings: Se
     assert "render_" not in names[0]
 
 
-async def test_an_untitled_project_gets_a_plain_name(settings: Settings, emu: Emulator) -> None:
+async def test_an_untitled_project_gets_a_plain_name(settings: Settings, cloud: CloudQuirks) -> None:
     untitled = {**TITLED, "t": TITLED["t"][:1]}
-    emu.next_stream("Here it is.", draft=untitled)
+    cloud.next_turn("Here it is.", draft=untitled)
     async with inprocess(settings) as client:
         await _call(client, "generate", {"instruction": VIDEO})
         out = await _call(client, "export", {})
@@ -107,12 +124,12 @@ async def test_an_untitled_project_gets_a_plain_name(settings: Settings, emu: Em
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_an_edit_that_changed_nothing_is_not_reported_as_done(
-    settings: Settings, emu: Emulator, mode: str
+    settings: Settings, cloud: CloudQuirks, mode: str
 ) -> None:
-    emu.next_stream("Here it is.", draft=TITLED)
+    cloud.next_turn("Here it is.", draft=TITLED)
     async with inprocess(settings, mode) as client:
         await _call(client, "generate", {"instruction": VIDEO})
-        emu.next_stream("已更新时间线")  # the backend claims an update; the draft stays as it was
+        cloud.next_turn("已更新时间线")  # the backend claims an update; the draft stays as it was
         result = await _call(client, "generate", {"instruction": "make the title bigger"})
     data = result.structured_content
     assert data["changes"] == [] and data["timeline_changed"] is False
@@ -121,8 +138,8 @@ async def test_an_edit_that_changed_nothing_is_not_reported_as_done(
     assert "已更新时间线" in text  # what the backend said, so the user can judge
 
 
-async def test_an_edit_that_changed_the_timeline_is_reported(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream("Here it is.", draft=TITLED)
+async def test_an_edit_that_changed_the_timeline_is_reported(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.next_turn("Here it is.", draft=TITLED)
     async with inprocess(settings) as client:
         result = await _call(client, "generate", {"instruction": VIDEO})
     assert result.structured_content["timeline_changed"] is True
@@ -142,7 +159,7 @@ def _assert_progress_bar(seen: list[tuple[float, float | None]]) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_progress_of_generate_and_export_is_a_real_bar(settings: Settings, emu: Emulator, mode: str) -> None:
+async def test_progress_of_generate_and_export_is_a_real_bar(settings: Settings, cloud: CloudQuirks, mode: str) -> None:
     generate: list[tuple[float, float | None]] = []
     export: list[tuple[float, float | None]] = []
 
@@ -152,7 +169,7 @@ async def test_progress_of_generate_and_export_is_a_real_bar(settings: Settings,
 
         return on_progress
 
-    emu.next_stream("Here it is.", draft=TITLED, duration_s=120)
+    cloud.next_turn("Here it is.", draft=TITLED, duration_s=120)
     async with inprocess(settings, mode) as client:
         made = await client.call_tool("generate", {"instruction": VIDEO}, progress_callback=into(generate))
         saved = await client.call_tool("export", {}, progress_callback=into(export))
@@ -166,11 +183,11 @@ async def test_progress_of_generate_and_export_is_a_real_bar(settings: Settings,
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_the_timeline_summary_says_the_format(settings: Settings, emu: Emulator, mode: str) -> None:
-    emu.next_stream("Here it is.", draft=TITLED)
+async def test_the_timeline_summary_says_the_format(settings: Settings, cloud: CloudQuirks, mode: str) -> None:
+    cloud.next_turn("Here it is.", draft=TITLED)
     async with inprocess(settings, mode) as client:
         made = await _call(client, "generate", {"instruction": VIDEO})
-        emu.next_stream("Vertical now.", draft={**TITLED, "m": {"width": 1080, "height": 1920}})
+        cloud.next_turn("Vertical now.", draft={**TITLED, "m": {"width": 1080, "height": 1920}})
         await _call(client, "generate", {"instruction": "make it 9:16 for TikTok"})
         state = await _call(client, "state", {})
     assert "1920x1080, 16:9, 30 fps" in made.structured_content["timeline"]["summary"]
@@ -186,7 +203,7 @@ async def test_the_timeline_summary_says_the_format(settings: Settings, emu: Emu
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_state_lists_the_projects_uploaded_media(
-    settings: Settings, emu: Emulator, photos: list[str], mode: str
+    settings: Settings, cloud: CloudQuirks, photos: list[str], mode: str
 ) -> None:
     async with inprocess(settings, mode) as client:
         assert not (await _call(client, "upload", {"sources": photos})).is_error

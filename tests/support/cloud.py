@@ -16,16 +16,21 @@ per route, the tokens and sessions the studio handed out.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nemovideo_mcp.studio.adk import Turn, encode
-from support.faults import Fault, FaultKind, act_out
+from nemovideo_mcp.studio.app import Studio
+from support.faults import DropConnection, Fault, FaultKind, act_out
 
 _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("POST", "anonymous_token", re.compile(r"^/api/auth/anonymous-token$")),
@@ -48,6 +53,50 @@ HEARTBEATS: dict[str, bytes] = {
 }
 _SESSION_IN_PATH = re.compile(r"/me/([^/]+)")
 _STILL_RUNNING = 95  # the progress a render that never finishes stays at
+_HEARTBEAT_EVERY = 10.0  # cloud seconds between keep-alives while a scripted turn works
+_CUT_EVENT = b'data: {"content":{"parts":[{"te'  # half an event: where a dropped turn stops
+
+
+@dataclass
+class ScriptedTurn:
+    """One /run_sse turn the test writes, answered by the wrapper in place of the studio's planner.
+
+    Its `draft` is written into the studio's project when the turn's work is done, so the next
+    /state of the real studio returns it. `duration_s` is cloud seconds (see `CloudQuirks.time_scale`):
+    the turn works that long, with keep-alives, before it answers. With `drop_after_s` the connection
+    drops then; the draft lands all the same, as the cloud's work does.
+    """
+
+    text: str | None = None  # None: the cloud's usual words (none when `events` are given)
+    draft: dict[str, Any] | None = None
+    events: list[dict[str, Any]] | None = None  # exactly these events, in place of the call and its response
+    error: str | None = None  # an ADK error event
+    duration_s: float = 0.0
+    drop_after_s: float | None = None
+    silent: bool = False  # no words at all
+
+    def plan(self) -> list[tuple[float, bytes | None]]:
+        """(cloud second, chunk) in order; a None chunk is the moment the draft lands."""
+        turn = Turn()
+        at = self.duration_s
+        steps: list[tuple[float, bytes | None]] = []
+        if self.draft is not None and self.events is None:
+            call, call_id = turn.function_call("update_draft", {})
+            steps.append((0.0, encode(call)))
+        beats = int(at // _HEARTBEAT_EVERY)
+        steps += [((i + 1) * at / (beats + 1), HEARTBEATS["comment"]) for i in range(beats)]
+        steps.append((at, None))
+        if self.draft is not None and self.events is None:
+            steps.append((at, encode(turn.function_response(call_id, "update_draft", {"status": "ok"}, self.draft))))
+        steps += [(at, encode(event)) for event in self.events or []]
+        if self.error:
+            steps.append((at, encode(turn.error(self.error))))
+        text = self.text
+        if text is None and self.events is None and not self.error:
+            text = "Done! I've updated your video." if self.draft is not None else "Sure, what would you like to make?"
+        if text is not None and not self.silent:
+            steps.append((at, encode(turn.text(text))))
+        return steps
 
 
 def route_of(method: str, path: str) -> str | None:
@@ -57,8 +106,12 @@ def route_of(method: str, path: str) -> str | None:
 class CloudQuirks:
     """ASGI wrapper: the studio's app, behaving like the cloud where a test asks it to."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, studio: Studio | None = None) -> None:
         self.app = app
+        self.studio = studio  # what scripted turns write their drafts into, and renders are counted in
+        self.time_scale = 0.001  # real seconds per cloud second, for scripted turns
+        self._scripts: list[ScriptedTurn] = []
+        self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, headers) of every request
         self.gui_phrases = False
         self.render_shape: Literal["data", "task"] = "data"
         self.heartbeats: Literal["none", "comment", "empty", "json"] = "none"
@@ -68,6 +121,7 @@ class CloudQuirks:
         # Renders are made at this size whatever the draft asks: real renders, fast enough for many tests.
         self.render_size: tuple[int, int] | None = None
         self.hang_seconds = 30.0  # how long a "hang" fault holds its request before the real answer
+        self.canvas_fps: int | None = None  # the frame rate the cloud's session canvas says (the studio's says none)
         self.balance: int | None = None  # the credits left, as the cloud counts them (the studio's are unlimited)
         self._faults: dict[str, list[Fault]] = defaultdict(list)
         self.calls: dict[str, int] = defaultdict(int)
@@ -95,6 +149,20 @@ class CloudQuirks:
             raise ValueError("give a code, a status or a kind")
         self._faults[route].extend(Fault(code, status, kind) for _ in range(times))
 
+    def next_turn(self, text: str | None = None, **script: Any) -> ScriptedTurn:
+        """The next /run_sse turn answers as scripted (`ScriptedTurn`'s fields); turns queue in order."""
+        if self.studio is None:
+            raise ValueError("scripted turns write into the studio: give CloudQuirks the Studio")
+        turn = ScriptedTurn(text, **script)
+        self._scripts.append(turn)
+        return turn
+
+    @property
+    def renders(self) -> int:
+        """Renders the studio made (or is making), counted in its projects."""
+        assert self.studio is not None
+        return sum(len(project.renders) for project in self.studio.store.projects())
+
     def revoke_tokens(self) -> None:
         """Every token handed out so far expires: requests bearing one are refused with 1001."""
         self.revoked.update(self.issued_tokens)
@@ -117,6 +185,8 @@ class CloudQuirks:
             await self.app(scope, receive, send)
             return
         self.calls[route] += 1
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        self.requests.append((scope["method"], scope["path"], headers))
         if self._faults[route]:
             fault = self._faults[route].pop(0)
             await act_out(fault, self._quirky(route), scope, receive, send, hang_seconds=self.hang_seconds)
@@ -137,12 +207,20 @@ class CloudQuirks:
                 send = _Peek(send, self._issued)
             elif route == "credits" and self.balance is not None:
                 send = _Rewrite(send, self._balance)
+            elif route == "state" and self.canvas_fps is not None:
+                send = _Rewrite(send, self._canvas)
             elif route == "create_session":
                 send = _Peek(send, lambda data: self.sessions.append(str(data["session_id"])))
             elif route == "render_status" and (self.render_never_finishes or self.render_shape == "task"):
                 send = _Rewrite(send, self._render_status)
             elif route == "run_sse" and (self.gui_phrases or self.heartbeats != "none" or self.partial_replies):
                 send = _Stream(send, self.heartbeats, self.gui_phrases, self.partial_replies)
+            if route == "run_sse" and self._scripts:
+                raw, receive = await _buffered(receive)
+                session = str((_json_object(raw) or {}).get("session_id") or "")
+                if self.studio is not None and self.studio.store.project(session) is not None:
+                    await self._play(self._scripts.pop(0), session, send)
+                    return
             await self.app(scope, receive, send)
 
         return app
@@ -163,6 +241,36 @@ class CloudQuirks:
             return None, receive
         return (Fault(kind="session_not_found_404") if route == "run_sse" else Fault(code=1002)), receive
 
+    async def _play(self, script: ScriptedTurn, session: str, send: Send) -> None:
+        """Answer a turn as scripted, in scaled time; its draft lands in the studio's project on time."""
+        headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        clock, landed = 0.0, False
+        for at, chunk in script.plan():
+            if script.drop_after_s is not None and at >= script.drop_after_s:
+                await asyncio.sleep(max(0.0, script.drop_after_s - clock) * self.time_scale)
+                if not landed:
+                    await self._land(script, session)
+                await send({"type": "http.response.body", "body": _CUT_EVENT, "more_body": True})
+                raise DropConnection
+            await asyncio.sleep(max(0.0, at - clock) * self.time_scale)
+            clock = max(clock, at)
+            if chunk is None:
+                await self._land(script, session)
+                landed = True
+            else:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _land(self, script: ScriptedTurn, session: str) -> None:
+        """The turn's work done: its draft becomes the project's, as the studio's own turns save it."""
+        assert self.studio is not None
+        store = self.studio.store
+        project = store.project(session)
+        if script.draft is not None and project is not None:
+            project.draft = copy.deepcopy(script.draft)
+            await anyio.to_thread.run_sync(store.save, project)
+
     def _issued(self, data: dict[str, Any]) -> None:
         self.issued_tokens.append(str(data["token"]))
         self.user_ids.append(str(data["user_id"]))
@@ -173,6 +281,12 @@ class CloudQuirks:
             return answer
         frozen = int(data.get("frozen") or 0)
         return {**answer, "data": {**data, "available": self.balance, "total": (self.balance or 0) + frozen}}
+
+    def _canvas(self, answer: dict[str, Any]) -> dict[str, Any]:
+        state = (answer.get("data") or {}).get("state")
+        if answer.get("code") == 0 and isinstance(state, dict):
+            state["canvas_config"] = {**(state.get("canvas_config") or {}), "fps": self.canvas_fps}
+        return answer
 
     def _render_status(self, answer: dict[str, Any]) -> dict[str, Any]:
         data = answer.get("data") or {}
