@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nemovideo_mcp.studio.adk import Turn, encode
 from nemovideo_mcp.studio.app import Studio
+from nemovideo_mcp.studio.projects import Project
 from support.faults import DropConnection, Fault, FaultKind, act_out
 
 _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
@@ -158,10 +159,15 @@ class CloudQuirks:
         return turn
 
     @property
+    def projects(self) -> list[Project]:
+        """The studio's projects, as it stored them (one per session)."""
+        assert self.studio is not None, "give CloudQuirks the Studio"
+        return list(self.studio.store.projects())
+
+    @property
     def renders(self) -> int:
         """Renders the studio made (or is making), counted in its projects."""
-        assert self.studio is not None
-        return sum(len(project.renders) for project in self.studio.store.projects())
+        return sum(len(project.renders) for project in self.projects)
 
     def revoke_tokens(self) -> None:
         """Every token handed out so far expires: requests bearing one are refused with 1001."""
