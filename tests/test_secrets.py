@@ -1,7 +1,7 @@
 """Secrets: forced through every output path and checked there.
 
 Every test's outputs (tool results, stdio servers' stderr, captured logs) are also
-scanned for every token any emulator issued, after each test, by the autouse
+scanned for every token the studios (and the legacy emulator) issued, after each test, by the autouse
 fixture in `conftest.py`, and once more over the whole run at the end: the scan
 does not depend on file names, test order, `-k` or parallel workers.
 """
@@ -18,8 +18,9 @@ import structlog
 
 from conftest import OUTPUTS, inprocess, make_settings, record_output, text_of
 from nemovideo_mcp.logs import configure_logging
+from nemovideo_mcp.studio.server import LoopbackServer
 from nemovideo_mcp.text.redact import MASK
-from support.emulator import Emulator, EmulatorServer
+from support.cloud import CloudQuirks
 
 # A registered user's token with no recognisable shape: only the secret registry can catch it.
 USER_TOKEN = "plainSecretValue-ABCDEFGH-42"
@@ -45,10 +46,10 @@ def server_log() -> Iterator[io.StringIO]:
 
 
 async def test_tokens_forced_through_every_path_are_redacted(
-    emu: Emulator, backend: EmulatorServer, home: Path, server_log: io.StringIO
+    cloud: CloudQuirks, cloud_server: LoopbackServer, home: Path, server_log: io.StringIO
 ) -> None:
-    emu.add_user(USER_TOKEN, registered=True, credits=500)
-    settings = make_settings(backend, home, token=USER_TOKEN)
+    # On loopback the studio takes any token as a registered user's.
+    settings = make_settings(cloud_server, home, token=USER_TOKEN)
     notes: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -63,14 +64,14 @@ async def test_tokens_forced_through_every_path_are_redacted(
             texts.append(text_of(result) + repr(result.structured_content))
 
         # 1. error text: an HTTP error body, an unknown envelope code, each quoting the token
-        emu.fail_next("credits", http_status=400, message=f"bad header Authorization: Bearer {USER_TOKEN}")
+        cloud.fail_next("credits", status=400, message=f"bad header Authorization: Bearer {USER_TOKEN}")
         await call("credits", {})
-        emu.fail_next("state", code=9999, message=f"internal: token={USER_TOKEN}")
+        cloud.fail_next("state", code=9999, message=f"internal: token={USER_TOKEN}")
         await call("state", {})
         # 2. the stream: a failed turn, a reply and a tool name (progress note) carrying the token
-        emu.next_stream(error=f"RuntimeError: cannot use {USER_TOKEN}")
+        cloud.next_turn(error=f"RuntimeError: cannot use {USER_TOKEN}")
         await call("generate", {"instruction": "add a title Hello"})
-        emu.next_stream(f"Done. (debug: your token is {USER_TOKEN})")
+        cloud.next_turn(f"Done. (debug: your token is {USER_TOKEN})")
         await call("generate", {"instruction": "add a title Bye"})
         call_event = {
             "content": {
@@ -78,12 +79,12 @@ async def test_tokens_forced_through_every_path_are_redacted(
                 "parts": [{"functionCall": {"id": "a1", "name": f"x {USER_TOKEN}", "args": {}}}],
             }
         }
-        emu.next_stream("ok", events=[call_event], duration_s=500)  # 0.5 s real: the note is seen
+        cloud.next_turn("ok", events=[call_event], duration_s=500)  # 0.5 s real: the note is seen
         await call("generate", {"instruction": "add lo-fi music", "wait_seconds": 20})
         # 3. an argument echoed back in a refusal
         await call("upload", {"sources": [f"/nonexistent/{USER_TOKEN}.png"]})
-        # 4. the anonymous-shaped tokens the emulator hands out, quoted back by the backend
-        emu.fail_next("credits", http_status=400, message=f"token {emu.issued_tokens or ['nmv_usr_0123456789abcdef']}")
+        # 4. the anonymous-shaped tokens the studio hands out, quoted back by the backend
+        cloud.fail_next("credits", status=400, message=f"token {cloud.issued_tokens or ['nmv_usr_0123456789abcdef']}")
         await call("credits", {})
 
     # 5. log lines: structlog (event, key-values, exception) and stdlib loggers (message, args, traceback)
@@ -101,7 +102,7 @@ async def test_tokens_forced_through_every_path_are_redacted(
     for text in everything:
         assert USER_TOKEN not in text
         assert "nmv_usr_deadbeef" not in text
-        for token in emu.issued_tokens:
+        for token in cloud.issued_tokens:
             assert token not in text
     # every path was really exercised: the mask shows where a token was
     assert MASK in texts[0] and MASK in texts[1] and MASK in texts[2] and MASK in texts[3]

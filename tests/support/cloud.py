@@ -141,14 +141,18 @@ class CloudQuirks:
         code: int | None = None,
         status: int | None = None,
         kind: FaultKind | None = None,
+        message: str | None = None,
         times: int = 1,
     ) -> None:
-        """The next `times` requests to `route` meet this fault: an envelope code, an HTTP status or a kind."""
+        """The next `times` requests to `route` meet this fault: an envelope code, an HTTP status or a kind.
+
+        `message` replaces the usual words: the envelope's message, or the HTTP status's detail.
+        """
         if route not in {name for _, name, _ in _ROUTES}:
             raise ValueError(f"unknown route {route!r}")
         if code is None and status is None and kind is None:
             raise ValueError("give a code, a status or a kind")
-        self._faults[route].extend(Fault(code, status, kind) for _ in range(times))
+        self._faults[route].extend(Fault(code, status, kind, message) for _ in range(times))
 
     def next_turn(self, text: str | None = None, **script: Any) -> ScriptedTurn:
         """The next /run_sse turn answers as scripted (`ScriptedTurn`'s fields); turns queue in order."""

@@ -70,6 +70,7 @@ class Fault:
     code: int | None = None
     status: int | None = None
     kind: FaultKind | None = None
+    message: str | None = None  # the envelope's message or the status's detail, in place of the usual words
 
 
 class DropConnection(Exception):
@@ -96,8 +97,10 @@ async def act_out(
 ) -> None:
     """Answer one request with `fault` (the wrapped `app` answers too when the fault only degrades it)."""
     if fault.code is not None:
-        message = ENVELOPE_MESSAGES.get(fault.code, "Request failed")
+        message = fault.message or ENVELOPE_MESSAGES.get(fault.code, "Request failed")
         await _answer(send, fault.status or 200, {"code": fault.code, "message": message, "data": None})
+    elif fault.status is not None and fault.message is not None:
+        await _answer(send, fault.status, {"detail": fault.message})
     elif fault.status is not None:
         await _http_status(send, fault.status)
     elif fault.kind == "hang":
