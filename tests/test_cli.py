@@ -1,5 +1,6 @@
-"""The command line for people: the five tool commands against the emulator, exit codes,
-`doctor` on a good and a bad setup, and `install` merging client configs safely."""
+"""The command line for people: the five tool commands against the real studio, behaving like the
+cloud where a test asks (`support.cloud`), exit codes, `doctor` on a good and a bad setup, and
+`install` merging client configs safely."""
 
 from __future__ import annotations
 
@@ -19,16 +20,32 @@ from typing import IO, Any
 
 import pytest
 
-from conftest import OUTPUTS, stdio_env
+from conftest import OUTPUTS, make_settings, stdio_env
 from nemovideo_mcp.cli import commands as cli
 from nemovideo_mcp.cli.install import config_path, merge, server_entry
-from support.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.settings import Settings
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
+
+ANONYMOUS_CREDITS = 100  # what the cloud gives a new anonymous account
+
+
+@pytest.fixture(autouse=True)
+def _like_the_cloud(cloud: CloudQuirks) -> None:
+    cloud.balance = ANONYMOUS_CREDITS
+    cloud.token_lifetime_s = 7 * 24 * 3600
+    cloud.render_size = (160, 90)
 
 
 @pytest.fixture
-def cli_env(backend: EmulatorServer, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The environment a person would have: settings pointing at the emulator, HOME in a temp folder."""
-    for key, value in stdio_env(backend, home, NEMO_LOG_LEVEL="WARNING", NEMO_READ_TIMEOUT="5").items():
+def settings(cloud_server: LoopbackServer, home: Path) -> Settings:
+    return make_settings(cloud_server, home)
+
+
+@pytest.fixture
+def cli_env(cloud_server: LoopbackServer, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment a person would have: settings pointing at the studio, HOME in a temp folder."""
+    for key, value in stdio_env(cloud_server, home, NEMO_LOG_LEVEL="WARNING", NEMO_READ_TIMEOUT="5").items():
         if key != "PATH":
             monkeypatch.setenv(key, value)
     monkeypatch.chdir(home)  # no stray .env from the checkout
@@ -53,9 +70,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[
 # -- the five tools as commands ----------------------------------------------------------
 
 
-def test_make_a_video_from_the_terminal(
-    cli_env: Path, photos: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_make_a_video_from_the_terminal(cli_env: Path, photos: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, credits = run_json(capsys, "credits")
     assert code == cli.EXIT_OK
     assert credits["available"] == 100 and credits["anonymous"] is True
@@ -64,7 +79,7 @@ def test_make_a_video_from_the_terminal(
     assert code == cli.EXIT_OK, uploaded
     assert [f["type"] for f in uploaded["files"]] == ["image", "image"]
 
-    code, generated = run_json(capsys, "generate", "Make a 10-second video from my photos with lo-fi music")
+    code, generated = run_json(capsys, "generate", "Make a 2-second video from my photos with lo-fi music")
     assert code == cli.EXIT_OK, generated
     assert generated["status"] == "succeeded" and generated["changes"]
 
@@ -88,8 +103,9 @@ def test_readable_output_and_progress(cli_env: Path, capsys: pytest.CaptureFixtu
     assert code == cli.EXIT_OK and err == ""
 
 
-def test_exit_code_for_a_bad_setting(cli_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_exit_code_for_a_bad_setting(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("NEMO_LANGUAGE", "not a language")
     code, out, err = run(capsys, "credits")
     assert code == cli.EXIT_SETTINGS
@@ -105,8 +121,9 @@ def test_exit_code_for_usage(capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
 
 
-def test_exit_code_when_the_api_is_unreachable(cli_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_exit_code_when_the_api_is_unreachable(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("NEMO_API_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("NEMO_GET_RETRIES", "0")
     code, data = run_json(capsys, "credits")
@@ -114,17 +131,17 @@ def test_exit_code_when_the_api_is_unreachable(cli_env: Path, monkeypatch: pytes
     assert data["status"] == "failed" and data["error"]["code"] == "network_error"
 
 
-def test_exit_code_for_a_plan_limit(cli_env: Path, emu: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
-    emu.anonymous_export_allowed = False
-    assert run_json(capsys, "generate", "make a 10 second video about tea")[0] == cli.EXIT_OK
+def test_exit_code_for_a_plan_limit(cli_env: Path, cloud: CloudQuirks, capsys: pytest.CaptureFixture[str]) -> None:
+    cloud.fail_next("render_start", status=402)  # the cloud's free plan cannot export
+    assert run_json(capsys, "generate", "make a 2 second video about tea")[0] == cli.EXIT_OK
     code, data = run_json(capsys, "export")
     assert code == cli.EXIT_ACCOUNT, data
     assert data["error"]["code"] == "plan_limit"
 
 
-def test_exit_code_while_still_running(cli_env: Path, emu: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_json(capsys, "generate", "make a 10 second video about tea")[0] == cli.EXIT_OK
-    emu.render_never_finishes = True
+def test_exit_code_while_still_running(cli_env: Path, cloud: CloudQuirks, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_json(capsys, "generate", "make a 2 second video about tea")[0] == cli.EXIT_OK
+    cloud.render_never_finishes = True
     code, _out, err = run(capsys, "export", "--wait", "0.3")
     assert code == cli.EXIT_RUNNING
     assert "nemovideo-mcp export --job-id" in err
@@ -141,16 +158,25 @@ def test_exit_code_mapping() -> None:
     assert cli.exit_code_for("failed", "timeout") == cli.EXIT_NETWORK
     assert cli.exit_code_for("failed", "invalid_setting") == cli.EXIT_SETTINGS
     documented = {code for code, _ in cli.EXIT_CODES}
-    assert {cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE, cli.EXIT_SETTINGS, cli.EXIT_RUNNING, cli.EXIT_ACCOUNT,
-            cli.EXIT_NETWORK, cli.EXIT_INTERRUPTED} == documented
+    assert {
+        cli.EXIT_OK,
+        cli.EXIT_FAILED,
+        cli.EXIT_USAGE,
+        cli.EXIT_SETTINGS,
+        cli.EXIT_RUNNING,
+        cli.EXIT_ACCOUNT,
+        cli.EXIT_NETWORK,
+        cli.EXIT_INTERRUPTED,
+    } == documented
 
 
-def test_console_script_exit_code_and_json(backend: EmulatorServer, home: Path) -> None:
+def test_console_script_exit_code_and_json(cloud_server: LoopbackServer, home: Path) -> None:
     script = Path(sys.executable).with_name("nemovideo-mcp")
     assert script.exists(), "the nemovideo-mcp console script is not installed next to the interpreter"
-    env = stdio_env(backend, home, NEMO_LOG_LEVEL="WARNING")
-    proc = subprocess.run([str(script), "credits", "--json"], env=env, capture_output=True, text=True, timeout=60,
-                          cwd=home)
+    env = stdio_env(cloud_server, home, NEMO_LOG_LEVEL="WARNING")
+    proc = subprocess.run(
+        [str(script), "credits", "--json"], env=env, capture_output=True, text=True, timeout=60, cwd=home
+    )
     OUTPUTS.extend([proc.stdout, proc.stderr])
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["available"] == 100
@@ -165,9 +191,10 @@ def checks_by_name(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in data["checks"]}
 
 
-def test_doctor_on_a_good_setup(cli_env: Path, emu: Emulator, monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:
-    emu.add_user("good-token-123", credits=42)
+def test_doctor_on_a_good_setup(
+    cli_env: Path, cloud: CloudQuirks, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloud.balances["good-token-123"] = 42  # on loopback the studio takes any token as a registered user's
     monkeypatch.setenv("NEMO_TOKEN", "good-token-123")
     code, data = run_json(capsys, "doctor")
     assert code == 0, data
@@ -182,9 +209,7 @@ def test_doctor_on_a_good_setup(cli_env: Path, emu: Emulator, monkeypatch: pytes
     assert "good-token-123" not in out
 
 
-def test_doctor_after_first_use_reports_the_anonymous_token(
-    cli_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_doctor_after_first_use_reports_the_anonymous_token(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_json(capsys, "credits")[0] == 0  # creates the anonymous account and the state folder
     code, data = run_json(capsys, "doctor")
     checks = checks_by_name(data)
@@ -195,8 +220,10 @@ def test_doctor_after_first_use_reports_the_anonymous_token(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
-def test_doctor_on_a_bad_setup(cli_env: Path, monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_on_a_bad_setup(
+    cli_env: Path, cloud: CloudQuirks, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloud.revoked.add("rejected-token-456")  # a token the cloud does not know (the studio takes any)
     state = cli_env / "state"
     state.mkdir(mode=0o755)
     os.chmod(state, 0o777)
@@ -289,9 +316,7 @@ def test_install_dry_run_changes_nothing(tmp_path: Path, capsys: pytest.CaptureF
     assert code == 0 and not missing.exists() and '"nemovideo"' in out
 
 
-def test_install_creates_a_missing_file_and_keeps_user_env(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_install_creates_a_missing_file_and_keeps_user_env(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "fresh" / "mcp.json"
     assert run(capsys, "install", "cursor", "--config", str(path))[0] == 0
     assert not backups(path)
@@ -314,8 +339,9 @@ def test_install_refuses_a_broken_file(tmp_path: Path, capsys: pytest.CaptureFix
     assert path.read_text() == '{"mcpServers": {"other": ' and not backups(path)
 
 
-def test_install_with_token_copies_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_install_with_token_copies_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "claude_desktop_config.json"
     code, _, err = run(capsys, "install", "claude-desktop", "--config", str(path), "--with-token")
     assert code == 1 and "NEMO_TOKEN is not set" in err
@@ -366,9 +392,7 @@ def test_usage_errors_name_the_option_and_the_command(capsys: pytest.CaptureFixt
     usage_error(capsys, "generate", "  ", " ")
 
 
-def test_a_partial_upload_fails_and_sizes_read_well(
-    cli_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_partial_upload_fails_and_sizes_read_well(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from nemovideo_mcp.cli.demo import png
 
     small = cli_env / "media" / "small.png"
@@ -497,12 +521,12 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals a
 
 
 @posix_only
-def test_ctrl_c_quits_the_stdio_server_at_a_terminal(backend: EmulatorServer, home: Path) -> None:
+def test_ctrl_c_quits_the_stdio_server_at_a_terminal(cloud_server: LoopbackServer, home: Path) -> None:
     import pty
 
     master, terminal = os.openpty() if hasattr(os, "openpty") else pty.openpty()
     try:
-        spawned = Spawned([], stdio_env(backend, home, NEMO_LOG_LEVEL="WARNING"), home, stdin=terminal)
+        spawned = Spawned([], stdio_env(cloud_server, home, NEMO_LOG_LEVEL="WARNING"), home, stdin=terminal)
         spawned.wait_for(lambda: "Ctrl-C quits" in spawned.stderr, "banner")
         code = spawned.interrupt()  # no Enter is ever typed
     finally:
@@ -529,9 +553,9 @@ def _listening(port: int) -> bool:
 
 
 @posix_only
-def test_serve_http_prints_its_url_and_ctrl_c_exits_130(backend: EmulatorServer, home: Path) -> None:
+def test_serve_http_prints_its_url_and_ctrl_c_exits_130(cloud_server: LoopbackServer, home: Path) -> None:
     port = _free_port()
-    env = stdio_env(backend, home, NEMO_LOG_LEVEL="WARNING")
+    env = stdio_env(cloud_server, home, NEMO_LOG_LEVEL="WARNING")
     spawned = Spawned(["serve", "--http", "--port", str(port)], env, home, stdin=None)
     spawned.wait_for(lambda: f"http://127.0.0.1:{port}/mcp" in spawned.stderr, "URL on stderr")
     spawned.wait_for(lambda: _listening(port), "listening socket")
@@ -541,12 +565,14 @@ def test_serve_http_prints_its_url_and_ctrl_c_exits_130(backend: EmulatorServer,
 
 
 @posix_only
-def test_ctrl_c_during_generate_says_the_job_goes_on(backend: EmulatorServer, emu: Emulator, home: Path) -> None:
-    emu.hang_seconds = 20.0
-    emu.fail_next("run_sse", fault="hang")  # NemoVideo has the instruction and is still working on it
-    env = stdio_env(backend, home, NEMO_LOG_LEVEL="WARNING")
-    spawned = Spawned(["generate", "make a 10 second video about tea"], env, home, stdin=None)
-    spawned.wait_for(lambda: any(r.path.endswith("/run_sse") for r in emu.requests), "run_sse request")
+def test_ctrl_c_during_generate_says_the_job_goes_on(
+    cloud_server: LoopbackServer, cloud: CloudQuirks, home: Path
+) -> None:
+    cloud.hang_seconds = 20.0
+    cloud.fail_next("run_sse", kind="hang")  # NemoVideo has the instruction and is still working on it
+    env = stdio_env(cloud_server, home, NEMO_LOG_LEVEL="WARNING")
+    spawned = Spawned(["generate", "make a 2 second video about tea"], env, home, stdin=None)
+    spawned.wait_for(lambda: any(r.path.endswith("/run_sse") for r in cloud.requests), "run_sse request")
     code = spawned.interrupt()
     assert code == cli.EXIT_INTERRUPTED, spawned.stderr
     err = " ".join(spawned.stderr.split())
@@ -560,9 +586,7 @@ def test_ctrl_c_during_generate_says_the_job_goes_on(backend: EmulatorServer, em
 # -- install: what it writes starts this installation; tokens stay private (issue 12 #1, #16; 11 #12) -----
 
 
-def test_install_under_uvx_points_uvx_at_this_checkout(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_install_under_uvx_points_uvx_at_this_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from nemovideo_mcp.cli import install
 
     uvx = tmp_path / "bin" / "uvx"

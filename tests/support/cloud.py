@@ -23,6 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import anyio
@@ -56,6 +57,15 @@ _SESSION_IN_PATH = re.compile(r"/me/([^/]+)")
 _STILL_RUNNING = 95  # the progress a render that never finishes stays at
 _HEARTBEAT_EVERY = 10.0  # cloud seconds between keep-alives while a scripted turn works
 _CUT_EVENT = b'data: {"content":{"parts":[{"te'  # half an event: where a dropped turn stops
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the wrapper saw it (header names lower-case)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
 
 
 @dataclass
@@ -112,7 +122,7 @@ class CloudQuirks:
         self.studio = studio  # what scripted turns write their drafts into, and renders are counted in
         self.time_scale = 0.001  # real seconds per cloud second, for scripted turns
         self._scripts: list[ScriptedTurn] = []
-        self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path, headers) of every request
+        self.requests: list[Request] = []  # every request, in order
         self.gui_phrases = False
         self.render_shape: Literal["data", "task"] = "data"
         self.heartbeats: Literal["none", "comment", "empty", "json"] = "none"
@@ -124,6 +134,9 @@ class CloudQuirks:
         self.hang_seconds = 30.0  # how long a "hang" fault holds its request before the real answer
         self.canvas_fps: int | None = None  # the frame rate the cloud's session canvas says (the studio's says none)
         self.balance: int | None = None  # the credits left, as the cloud counts them (the studio's are unlimited)
+        self.balances: dict[str, int] = {}  # the credits left per token, where a test gives them (before `balance`)
+        # Anonymous tokens expire this long after they are issued, as the cloud's do (the studio's never expire).
+        self.token_lifetime_s: float | None = None
         self._faults: dict[str, list[Fault]] = defaultdict(list)
         self.calls: dict[str, int] = defaultdict(int)
         self.shaped = 0  # render-status answers sent in the task shape
@@ -196,7 +209,7 @@ class CloudQuirks:
             return
         self.calls[route] += 1
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        self.requests.append((scope["method"], scope["path"], headers))
+        self.requests.append(Request(scope["method"], scope["path"], headers))
         if self._faults[route]:
             fault = self._faults[route].pop(0)
             await act_out(fault, self._quirky(route), scope, receive, send, hang_seconds=self.hang_seconds)
@@ -214,9 +227,9 @@ class CloudQuirks:
             if route == "render_start" and self.render_size is not None:
                 receive = await _rewritten_body(receive, self._resized)
             if route == "anonymous_token":
-                send = _Peek(send, self._issued)
-            elif route == "credits" and self.balance is not None:
-                send = _Rewrite(send, self._balance)
+                send = _Rewrite(send, self._issued)
+            elif route == "credits" and (balance := self._balance_of(_bearer(scope))) is not None:
+                send = _Rewrite(send, lambda answer: _with_balance(answer, balance))
             elif route == "state" and self.canvas_fps is not None:
                 send = _Rewrite(send, self._canvas)
             elif route == "create_session":
@@ -237,8 +250,7 @@ class CloudQuirks:
 
     async def _refusal(self, route: str, scope: Scope, receive: Receive) -> tuple[Fault | None, Receive]:
         """How the cloud refuses a revoked token or a lost session, if the request carries one."""
-        bearer = dict(scope["headers"]).get(b"authorization", b"").decode().partition(" ")[2].strip()
-        if bearer in self.revoked:
+        if _bearer(scope) in self.revoked:
             return Fault(code=1001), receive
         if not self.dropped:
             return None, receive
@@ -281,16 +293,21 @@ class CloudQuirks:
             project.draft = copy.deepcopy(script.draft)
             await anyio.to_thread.run_sync(store.save, project)
 
-    def _issued(self, data: dict[str, Any]) -> None:
-        self.issued_tokens.append(str(data["token"]))
-        self.user_ids.append(str(data["user_id"]))
-
-    def _balance(self, answer: dict[str, Any]) -> dict[str, Any]:
+    def _issued(self, answer: dict[str, Any]) -> dict[str, Any]:
         data = answer.get("data")
         if answer.get("code") != 0 or not isinstance(data, dict):
             return answer
-        frozen = int(data.get("frozen") or 0)
-        return {**answer, "data": {**data, "available": self.balance, "total": (self.balance or 0) + frozen}}
+        self.issued_tokens.append(str(data["token"]))
+        self.user_ids.append(str(data["user_id"]))
+        if self.token_lifetime_s is not None:
+            expiry = datetime.now(UTC) + timedelta(seconds=self.token_lifetime_s)
+            data["expires_at"] = expiry.isoformat(timespec="seconds").replace("+00:00", "Z")
+        if (balance := self._balance_of(str(data["token"]))) is not None:
+            data["credits"] = balance
+        return answer
+
+    def _balance_of(self, token: str) -> int | None:
+        return self.balances.get(token, self.balance)
 
     def _canvas(self, answer: dict[str, Any]) -> dict[str, Any]:
         state = (answer.get("data") or {}).get("state")
@@ -314,6 +331,18 @@ class CloudQuirks:
             width, height = self.render_size
             body = {**body, "draft": {**draft, "m": {**(draft.get("m") or {}), "width": width, "height": height}}}
         return body
+
+
+def _with_balance(answer: dict[str, Any], balance: int) -> dict[str, Any]:
+    data = answer.get("data")
+    if answer.get("code") != 0 or not isinstance(data, dict):
+        return answer
+    frozen = int(data.get("frozen") or 0)
+    return {**answer, "data": {**data, "available": balance, "total": balance + frozen}}
+
+
+def _bearer(scope: Scope) -> str:
+    return dict(scope["headers"]).get(b"authorization", b"").decode().partition(" ")[2].strip()
 
 
 async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
