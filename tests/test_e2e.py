@@ -2,7 +2,8 @@
 
 First call bootstraps, two images go up, a video is generated, the timeline
 shows its tracks, and export leaves an H.264 MP4 of the draft's size on
-disk: in-process and over a spawned stdio server, in both protocol modes.
+disk: in-process and over a spawned stdio server, in both protocol modes. The backend is
+the real studio, with the cloud's balance for a new account (`support.cloud`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,27 @@ from typing import Any
 
 import pytest
 
-from conftest import MODES, inprocess, over_stdio, probe_video, record_output, stdio_env, text_of
+from conftest import MODES, inprocess, make_settings, over_stdio, probe_video, record_output, stdio_env, text_of
 from nemovideo_mcp.settings import Settings
-from support.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 
 TOOLS = {"generate", "upload", "state", "credits", "export"}
-INSTRUCTION = 'Make a 10-second video from my photos with the title "Urban Dreams" and lo-fi BGM at 35%'
+# In the studio's words (its planner knows "background music", not "lo-fi BGM"); 720p renders fast enough.
+INSTRUCTION = 'Make a 2-second 720p video from my photos with the title "Urban Dreams" and background music at 35%'
 
 
-async def _scenario(client: Any, photos: list[str], emu: Emulator) -> dict[str, Any]:
+@pytest.fixture
+def settings(cloud_server: LoopbackServer, home: Path) -> Settings:
+    return make_settings(cloud_server, home, default_wait=120.0)  # a real 720p render, on a loaded machine
+
+
+@pytest.fixture(autouse=True)
+def _a_new_accounts_balance(cloud: CloudQuirks) -> None:
+    cloud.balance = 100
+
+
+async def _scenario(client: Any, photos: list[str], cloud: CloudQuirks) -> dict[str, Any]:
     tools = await client.list_tools()
     assert {t.name for t in tools.tools} == TOOLS
 
@@ -62,38 +75,40 @@ async def _scenario(client: Any, photos: list[str], emu: Emulator) -> dict[str, 
     assert links and str(links[0].uri) == out["resource_uri"]
     assert out["url"].startswith("http://127.0.0.1:")
     # Every request carried the attribution headers.
-    for request in emu.requests:
+    assert cloud.requests
+    for request in cloud.requests:
         assert request.headers.get("x-skill-source") == "video-generator-for-free-ai"
         assert request.headers.get("x-skill-version")
         assert request.headers.get("x-skill-platform")
     return out
 
 
-def _check_mp4(path: str, emu: Emulator) -> None:
+def _check_mp4(path: str, cloud: CloudQuirks) -> None:
     file = Path(path)
     assert file.is_file() and file.stat().st_size > 1000
     info = probe_video(file)
     assert info.get("codec") == "h264", info["raw"]
-    draft_meta = next(iter(emu.sessions.values())).draft.get("m", {})
+    [project] = cloud.projects
+    draft_meta = project.draft.get("m", {})
     assert (info["width"], info["height"]) == (draft_meta.get("width", 1280), draft_meta.get("height", 720))
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_scenario_in_process(settings: Settings, photos: list[str], emu: Emulator, mode: str) -> None:
+async def test_scenario_in_process(settings: Settings, photos: list[str], cloud: CloudQuirks, mode: str) -> None:
     async with inprocess(settings, mode) as client:
-        out = await _scenario(client, photos, emu)
+        out = await _scenario(client, photos, cloud)
         resource = await client.read_resource(out["resource_uri"])
         blob = resource.contents[0]
         assert getattr(blob, "mime_type", None) == "video/mp4"
-    _check_mp4(out["path"], emu)
+    _check_mp4(out["path"], cloud)
     assert Path(out["path"]).parent == settings.export_dir
-    assert emu.anonymous_tokens_issued == 1
+    assert len(cloud.issued_tokens) == 1
 
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_scenario_over_stdio(
-    backend: EmulatorServer, home: Path, photos: list[str], emu: Emulator, mode: str
+    cloud_server: LoopbackServer, home: Path, photos: list[str], cloud: CloudQuirks, mode: str
 ) -> None:
-    async with over_stdio(stdio_env(backend, home), mode) as client:
-        out = await _scenario(client, photos, emu)
-    _check_mp4(out["path"], emu)
+    async with over_stdio(stdio_env(cloud_server, home), mode) as client:
+        out = await _scenario(client, photos, cloud)
+    _check_mp4(out["path"], cloud)
