@@ -25,8 +25,9 @@ from nemovideo_mcp.backend import sse
 from nemovideo_mcp.backend.client import _unwrap
 from nemovideo_mcp.backend.models import RenderStatus
 from nemovideo_mcp.errors import NemoError
+from nemovideo_mcp.studio.server import LoopbackServer
 from nemovideo_mcp.text.timeline import Draft, diff_drafts, parse_draft, summarize, track_summaries
-from support.emulator import Emulator, EmulatorServer
+from support.cloud import CloudQuirks
 
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -241,7 +242,7 @@ def portal() -> Iterator[BlockingPortal]:
 class _Served:
     """A server shared by all examples: hypothesis runs sync code; the MCP client lives in a portal."""
 
-    def __init__(self, portal: BlockingPortal, backend: EmulatorServer, home: Path) -> None:
+    def __init__(self, portal: BlockingPortal, backend: LoopbackServer, home: Path) -> None:
         self.portal = portal
         settings = make_settings(backend, home, default_wait=2.0, render_timeout=5.0)
         self._cm = portal.wrap_async_context_manager(inprocess(settings))
@@ -259,8 +260,9 @@ class _Served:
 
 
 @pytest.fixture
-def served(portal: BlockingPortal, backend: EmulatorServer, home: Path) -> Iterator[_Served]:
-    s = _Served(portal, backend, home)
+def served(portal: BlockingPortal, cloud: CloudQuirks, cloud_server: LoopbackServer, home: Path) -> Iterator[_Served]:
+    cloud.render_size = (160, 90)  # whatever timeline the drawn instructions make renders quickly
+    s = _Served(portal, cloud_server, home)
     yield s
     s.close()
 
@@ -323,9 +325,9 @@ WRONG = [
 
 @pytest.mark.parametrize(("name", "args", "field"), WRONG, ids=[f"{n}-{f}-{i}" for i, (n, _, f) in enumerate(WRONG)])
 async def test_wrong_arguments_name_the_argument(
-    emu: Emulator, backend: EmulatorServer, home: Path, name: str, args: dict[str, Any], field: str
+    cloud: CloudQuirks, cloud_server: LoopbackServer, home: Path, name: str, args: dict[str, Any], field: str
 ) -> None:
-    async with inprocess(make_settings(backend, home)) as client:
+    async with inprocess(make_settings(cloud_server, home)) as client:
         result = await client.call_tool(name, args)
         record_output(result)
         _check_result(name, args, result)
@@ -333,4 +335,4 @@ async def test_wrong_arguments_name_the_argument(
         assert field in text_of(result), text_of(result)
         after = await client.call_tool("credits", {})
         assert not after.is_error, text_of(after)
-    assert emu.run_sse_calls == 0  # a refused call never reaches the backend's paid endpoint
+    assert cloud.calls["run_sse"] == 0  # a refused call never reaches the backend's paid endpoint
