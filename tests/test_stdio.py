@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import OUTPUTS, stdio_env
-from support.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 
 
 def _rpc(id_: int, method: str, params: dict[str, object] | None = None) -> str:
@@ -22,15 +23,19 @@ def _rpc(id_: int, method: str, params: dict[str, object] | None = None) -> str:
 
 def _converse(command: list[str], env: dict[str, str]) -> tuple[list[str], str]:
     messages = [
-        _rpc(1, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
-                               "clientInfo": {"name": "raw-test", "version": "1"}}),
+        _rpc(
+            1,
+            "initialize",
+            {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw-test", "version": "1"}},
+        ),
         json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n",
         _rpc(2, "tools/list"),
         _rpc(3, "tools/call", {"name": "credits", "arguments": {}}),
         _rpc(4, "tools/call", {"name": "upload", "arguments": {"sources": ["/etc/passwd"]}}),
     ]
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, text=True)
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
     assert proc.stdin and proc.stdout
     lines: list[str] = []
     try:
@@ -56,7 +61,7 @@ def _converse(command: list[str], env: dict[str, str]) -> tuple[list[str], str]:
 
 @pytest.mark.parametrize("entry", ["module", "console-script"])
 def test_stdout_is_protocol_only_and_logs_have_no_token(
-    backend: EmulatorServer, home: Path, emu: Emulator, entry: str
+    cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks, entry: str
 ) -> None:
     if entry == "module":
         command = [sys.executable, "-m", "nemovideo_mcp"]
@@ -64,7 +69,7 @@ def test_stdout_is_protocol_only_and_logs_have_no_token(
         script = shutil.which("nemovideo-mcp", path=os.path.dirname(sys.executable)) or shutil.which("nemovideo-mcp")
         assert script, "console script nemovideo-mcp is not installed"
         command = [script]
-    lines, stderr = _converse(command, stdio_env(backend, home))
+    lines, stderr = _converse(command, stdio_env(cloud_server, home))
     OUTPUTS.append(stderr)
     OUTPUTS.extend(lines)
     assert lines, stderr
@@ -78,6 +83,7 @@ def test_stdout_is_protocol_only_and_logs_have_no_token(
     assert replies[3]["result"]["isError"] is False
     assert replies[4]["result"]["isError"] is True  # refused: a system file
     assert stderr.strip(), "DEBUG logging should have written something to stderr"
-    for token in emu.issued_tokens:
+    assert cloud.issued_tokens  # the anonymous token the server obtained, looked for below
+    for token in cloud.issued_tokens:
         assert token not in stderr
         assert all(token not in line for line in lines)
