@@ -28,7 +28,7 @@ from nemovideo_mcp.cli.docs import list_live_tools, live_tools
 from nemovideo_mcp.cli.install import GIT_SOURCE
 from nemovideo_mcp.errors import ErrorCode
 from nemovideo_mcp.settings import Settings, env_name
-from support.emulator import EmulatorServer
+from nemovideo_mcp.studio.server import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
@@ -287,7 +287,7 @@ def launch_command(entry: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("path", SNIPPETS, ids=lambda p: p.name)
-async def test_snippet_command_completes_an_initialize(path: Path, backend: EmulatorServer, home: Path) -> None:
+async def test_snippet_command_completes_an_initialize(path: Path, cloud_server: LoopbackServer, home: Path) -> None:
     entry = _entry(path)
     command = launch_command(entry)
     base = {"HOME": str(home), "PATH": os.environ.get("PATH", ""), "NEMO_TOKEN": ""}
@@ -296,7 +296,7 @@ async def test_snippet_command_completes_an_initialize(path: Path, backend: Emul
         {
             "HOME": str(home),
             "PATH": base["PATH"],
-            "NEMO_API_URL": backend.url,
+            "NEMO_API_URL": cloud_server.url,
             "NEMO_STATE_DIR": str(home / "state"),
             "NEMO_LOG_LEVEL": "WARNING",
         }
