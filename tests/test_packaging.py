@@ -21,14 +21,24 @@ from mcp.client.stdio import stdio_client
 
 from conftest import OUTPUTS
 from nemovideo_mcp import __version__
-from support.emulator import EmulatorServer
+from nemovideo_mcp.studio.server import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SKILL = ROOT / "manifests" / "skills" / "video-generator-for-free-ai" / "SKILL.md"
 # What a fresh clone contains (ignoring caches and local environments).
 IGNORE = shutil.ignore_patterns(
-    "__pycache__", "*.pyc", ".venv", "venv", "dist", "build", "*.egg-info", ".pytest_cache", ".mypy_cache",
-    ".ruff_cache", ".git", "nemovideo-demo",
+    "__pycache__",
+    "*.pyc",
+    ".venv",
+    "venv",
+    "dist",
+    "build",
+    "*.egg-info",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".git",
+    "nemovideo-demo",
 )
 
 
@@ -47,14 +57,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
     dist = base / "dist"
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", str(source), "-w", str(dist)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, f"building the wheel failed:\n{proc.stdout}\n{proc.stderr}"
     (wheel,) = dist.glob("nemovideo_mcp-*.whl")
     target = base / "site"
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target), str(wheel)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, f"installing the wheel failed:\n{proc.stdout}\n{proc.stderr}"
     yield wheel, target
@@ -91,6 +105,7 @@ def test_wheel_contents(built: tuple[Path, Path]) -> None:
         assert "fail_next" not in source and "FaultKind" not in source and "import support" not in source, name
     assert metadata["Name"] == "nemovideo-mcp" and metadata["Version"] == __version__
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
     def requirement_names(requirements: list[str]) -> set[str]:
         return {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower() for r in requirements}
 
@@ -100,8 +115,13 @@ def test_wheel_contents(built: tuple[Path, Path]) -> None:
 
 def _env(target: Path, home: Path, **extra: str) -> dict[str, str]:
     # Only the wheel's copy is importable first; the checkout is not on the path (cwd is elsewhere).
-    return {"HOME": str(home), "PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(target),
-            "PYTHONDONTWRITEBYTECODE": "1", **extra}
+    return {
+        "HOME": str(home),
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(target),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **extra,
+    }
 
 
 def test_installed_package_reads_its_own_skill(built: tuple[Path, Path], home: Path) -> None:
@@ -110,8 +130,9 @@ def test_installed_package_reads_its_own_skill(built: tuple[Path, Path], home: P
         "import nemovideo_mcp, nemovideo_mcp.attribution as a; "
         "print(nemovideo_mcp.__file__); print(a.skill_file()); print(nemovideo_mcp.__version__)"
     )
-    proc = subprocess.run([sys.executable, "-c", code], env=_env(target, home), cwd=home,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=_env(target, home), cwd=home, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     module_file, skill_file, version = proc.stdout.split()
     assert Path(module_file).is_relative_to(target)
@@ -119,18 +140,21 @@ def test_installed_package_reads_its_own_skill(built: tuple[Path, Path], home: P
     assert version == __version__
 
     script = target / "bin" / "nemovideo-mcp"
-    proc = subprocess.run([str(script), "--version"], env=_env(target, home), cwd=home,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(script), "--version"], env=_env(target, home), cwd=home, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"nemovideo-mcp {__version__}"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pip --target scripts are POSIX shebang scripts here")
 async def test_installed_console_script_serves_mcp(
-    built: tuple[Path, Path], backend: EmulatorServer, home: Path
+    built: tuple[Path, Path], cloud_server: LoopbackServer, home: Path
 ) -> None:
     _, target = built
-    env = _env(target, home, NEMO_API_URL=backend.url, NEMO_STATE_DIR=str(home / "state"), NEMO_LOG_LEVEL="WARNING")
+    env = _env(
+        target, home, NEMO_API_URL=cloud_server.url, NEMO_STATE_DIR=str(home / "state"), NEMO_LOG_LEVEL="WARNING"
+    )
     params = StdioServerParameters(command=str(target / "bin" / "nemovideo-mcp"), args=[], env=env, cwd=str(home))
     log_path = home / "stderr.log"
     with log_path.open("w", encoding="utf-8") as errlog:
