@@ -1,4 +1,7 @@
-"""Exported files as MCP resources: readable when exported, nothing else reachable through the URI."""
+"""Exported files as MCP resources: readable when exported, nothing else reachable through the URI.
+
+Exports are real renders of the studio's (`support.cloud`), made small.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from conftest import inprocess, text_of
+from conftest import inprocess, make_settings, text_of
 from nemovideo_mcp.settings import Settings
-from support.emulator import Emulator
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 
 # Names that fit the URI template, so they reach the server's own guard (resolve_inside).
 GUARDED = [".hidden.mp4", "link.mp4", "nothing-here.mp4", "identity.json"]
@@ -30,6 +34,12 @@ UNMATCHED = [
 
 
 @pytest.fixture
+def settings(cloud: CloudQuirks, cloud_server: LoopbackServer, home: Path) -> Settings:
+    cloud.render_size = (160, 90)
+    return make_settings(cloud_server, home)
+
+
+@pytest.fixture
 def export_dir(settings: Settings) -> Path:
     settings.export_dir.mkdir(parents=True)
     (settings.export_dir / ".hidden.mp4").write_bytes(b"\0\0\0\x18ftypisom")
@@ -41,8 +51,9 @@ def export_dir(settings: Settings) -> Path:
 
 
 @pytest.mark.parametrize("name", GUARDED)
-async def test_guard_refuses_names_that_leave_the_export_folder(settings: Settings, export_dir: Path,
-                                                               name: str) -> None:
+async def test_guard_refuses_names_that_leave_the_export_folder(
+    settings: Settings, export_dir: Path, name: str
+) -> None:
     async with inprocess(settings) as client:
         with pytest.raises(Exception) as caught:
             await client.read_resource(f"nemovideo://exports/{name}")
@@ -51,8 +62,9 @@ async def test_guard_refuses_names_that_leave_the_export_folder(settings: Settin
 
 
 @pytest.mark.parametrize("name", UNMATCHED)
-async def test_traversal_shapes_are_refused_before_any_file_is_read(settings: Settings, export_dir: Path,
-                                                             name: str) -> None:
+async def test_traversal_shapes_are_refused_before_any_file_is_read(
+    settings: Settings, export_dir: Path, name: str
+) -> None:
     async with inprocess(settings) as client:
         with pytest.raises(Exception) as caught:
             await client.read_resource(f"nemovideo://exports/{name}")
@@ -65,21 +77,21 @@ async def test_exported_file_is_listed_as_a_template(settings: Settings) -> None
     assert [t.uri_template for t in templates.resource_templates] == ["nemovideo://exports/{name}"]
 
 
-async def _export_one(client: Any, emu: Emulator) -> dict[str, Any]:
-    made = await client.call_tool("generate", {"instruction": "make a 10-second video about city lights"})
+async def _export_one(client: Any) -> dict[str, Any]:
+    made = await client.call_tool("generate", {"instruction": "make a 2-second video about city lights"})
     assert not made.is_error, text_of(made)
     out = await client.call_tool("export", {})
     assert out.structured_content["status"] == "succeeded", text_of(out)
     return dict(out.structured_content)
 
 
-async def test_only_mp4s_this_server_saved_are_served(settings: Settings, emu: Emulator) -> None:
+async def test_only_mp4s_this_server_saved_are_served(settings: Settings) -> None:
     settings.export_dir.mkdir(parents=True)
     # NEMO_EXPORT_DIR=~/Desktop: the folder holds the user's own files too.
     (settings.export_dir / "tax-return.pdf").write_bytes(b"%PDF-1.7 private")
     (settings.export_dir / "holiday.mp4").write_bytes(b"\0\0\0\x18ftypisom" + b"\0" * 2048)
     async with inprocess(settings) as client:
-        out = await _export_one(client, emu)
+        out = await _export_one(client)
         served = await client.read_resource(out["resource_uri"])
         for name in ("tax-return.pdf", "holiday.mp4"):
             with pytest.raises(Exception) as caught:
@@ -93,7 +105,7 @@ async def test_only_mp4s_this_server_saved_are_served(settings: Settings, emu: E
     assert served.contents
 
 
-async def test_a_stale_partial_download_is_removed_on_start(settings: Settings, emu: Emulator) -> None:
+async def test_a_stale_partial_download_is_removed_on_start(settings: Settings) -> None:
     settings.export_dir.mkdir(parents=True)
     stale = settings.export_dir / ".video.mp4.0123abcd.part"
     stale.write_bytes(b"half a video")
@@ -104,6 +116,6 @@ async def test_a_stale_partial_download_is_removed_on_start(settings: Settings, 
     mine.write_bytes(b"the user's own file")
     os.utime(mine, (time.time() - 3600, time.time() - 3600))
     async with inprocess(settings) as client:
-        await _export_one(client, emu)
+        await _export_one(client)
     assert not stale.exists()
     assert live.exists() and mine.exists()
