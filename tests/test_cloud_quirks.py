@@ -17,7 +17,7 @@ from PIL import Image
 from conftest import inprocess, make_settings, probe_video, text_of
 from nemovideo_mcp.settings import Settings
 from nemovideo_mcp.studio.server import LoopbackServer
-from support.cloud import CloudQuirks
+from support.cloud import HEARTBEATS, CloudQuirks
 from support.faults import GARBAGE
 
 FORBIDDEN = ("click", "open the", "drag", "点击", "打开", "拖拽")
@@ -265,3 +265,86 @@ def test_a_render_that_never_finishes_and_a_cut_download(
     assert whole.status_code == 200 and whole.content.startswith(body)
     (tmp_path / "r1.mp4").write_bytes(whole.content)
     assert probe_video(tmp_path / "r1.mp4")["width"] == 160  # rendered at the asked size, whatever the draft said
+
+
+# -- scripted turns and renders on the accelerated clock ---------------------------------------------------
+
+SCRIPTED = {"t": [{"tt": 0, "sg": [{"d": 1000, "m": {"name": "sea"}}]}], "d": 1000, "m": {"width": 640, "height": 360}}
+
+
+def _events(body: bytes) -> list[dict[str, Any]]:
+    return [event for line in body.split(b"\n\n") if (event := _event(line)) is not None]
+
+
+def test_a_scripted_turn_streams_its_events_and_its_draft_lands_in_the_studio(
+    cloud: CloudQuirks, http: httpx.Client
+) -> None:
+    cloud.next_turn("Here it is.", draft=SCRIPTED, duration_s=25)  # 25 ms real: two keep-alives meanwhile
+    _, body, dropped = _read_until_cut(http, _turn(http, "anything at all"))
+    assert not dropped and body.count(HEARTBEATS["comment"]) == 2
+    events = _events(body)
+    call = events[0]["content"]["parts"][0]["functionCall"]
+    assert events[1]["content"]["parts"][0]["functionResponse"]["id"] == call["id"]
+    assert events[1]["actions"]["stateDelta"]["draft"] == SCRIPTED
+    assert events[-1]["content"]["parts"] == [{"text": "Here it is."}]
+    assert _state(http)["draft"] == SCRIPTED  # the real studio's state answers with it
+    cloud.next_turn(events=[{"custom": 1}], error="SomeException: boom")
+    _, body, _ = _read_until_cut(http, _turn(http))
+    assert _events(body) == [{"custom": 1}, {"error": "SomeException: boom"}]
+    _, body, _ = _read_until_cut(http, _turn(http, "make it 2 seconds"))  # no script left: the studio's planner
+    assert _state(http)["draft"]["d"] == 2000
+
+
+def test_a_scripted_turn_that_drops_still_lands_its_draft(cloud: CloudQuirks, http: httpx.Client) -> None:
+    cloud.next_turn("never seen", draft=SCRIPTED, duration_s=100, drop_after_s=20)
+    _, body, dropped = _read_until_cut(http, _turn(http))
+    assert dropped and b"never seen" not in body
+    assert "functionCall" in _events(body)[0]["content"]["parts"][0]
+    assert _state(http)["draft"] == SCRIPTED
+
+
+def _render(http: httpx.Client, render_id: str) -> None:
+    session = http.headers["x-session"]
+    http.post("/api/render/proxy/lambda", json={"id": render_id, "sessionId": session, "draft": SCRIPTED})
+
+
+def _until_done(http: httpx.Client, render_id: str) -> tuple[list[int], dict[str, Any]]:
+    progress: list[int] = []
+    for _ in range(600):
+        status = http.get(f"/api/render/proxy/lambda/{render_id}").json()["data"]
+        if status["status"] not in ("pending", "processing"):
+            return progress, status
+        progress.append(int(status["progress"]))
+        time.sleep(0.02)
+    raise AssertionError("the render never finished")
+
+
+def test_renders_last_their_time_fail_when_asked_and_lose_or_move_their_link(
+    cloud: CloudQuirks, http: httpx.Client
+) -> None:
+    cloud.render_size = (160, 90)
+    cloud.next_turn(draft=SCRIPTED)
+    http.send(_turn(http)).read()
+    cloud.render_seconds = 1500  # 1.5 s real, whatever the studio's render takes
+    _render(http, "slow")
+    progress, status = _until_done(http, "slow")
+    assert status["status"] == "completed" and status["outputUrl"].endswith(".mp4")
+    assert len(set(progress)) >= 10 and progress == sorted(progress) and progress[-1] < 100, progress
+    cloud.render_seconds = None
+    cloud.fail_next_render("GPU on fire")
+    _render(http, "failing")
+    _render(http, "failing")  # the same id again is the same render, failing once
+    _render(http, "fine")
+    assert _until_done(http, "failing")[1] == {
+        "id": "failing",
+        "status": "failed",
+        "progress": 0,
+        "error": "GPU on fire",
+    }
+    assert _until_done(http, "fine")[1]["status"] == "completed"
+    cloud.render_url_missing = True
+    assert {"outputUrl", "url"} & {*_until_done(http, "fine")[1], *_until_done(http, "fine")[1]["output"]} == set()
+    assert http.get("/api/render/proxy/fine/download").status_code == 200  # what a client falls back to
+    cloud.render_url_missing, cloud.render_url_override = False, "http://127.0.0.1:9/elsewhere.mp4"
+    status = _until_done(http, "fine")[1]
+    assert status["outputUrl"] == status["output"]["url"] == "http://127.0.0.1:9/elsewhere.mp4"

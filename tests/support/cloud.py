@@ -20,6 +20,7 @@ import asyncio
 import copy
 import json
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,6 +130,14 @@ class CloudQuirks:
         self.partial_replies = False  # replies streamed in partial pieces before the whole event
         # Status answers say "processing" at 95 % whatever the studio's render did (it does finish meanwhile).
         self.render_never_finishes = False
+        # Renders last this many cloud seconds (see `time_scale`): status answers say "processing" with the
+        # progress that time gives, while the studio's real render finishes underneath.
+        self.render_seconds: float | None = None
+        self.render_url_missing = False  # finished renders name no URL: the client must fall back to /download
+        self.render_url_override: str | None = None  # finished renders name this URL instead of the studio's
+        self._render_failures: list[str] = []  # the reasons the next renders started will fail with
+        self._failed_renders: dict[str, str] = {}
+        self._render_started: dict[str, float] = {}
         # Renders are made at this size whatever the draft asks: real renders, fast enough for many tests.
         self.render_size: tuple[int, int] | None = None
         self.hang_seconds = 30.0  # how long a "hang" fault holds its request before the real answer
@@ -186,6 +195,15 @@ class CloudQuirks:
         """Renders the studio made (or is making), counted in its projects."""
         return sum(len(project.renders) for project in self.projects)
 
+    def fail_next_render(self, reason: str, *, times: int = 1) -> None:
+        """The next `times` renders started fail with `reason`, as the cloud's render farm reports it."""
+        self._render_failures.extend([reason] * times)
+
+    def clear_faults(self) -> None:
+        """Faults and render failures asked for and not met yet are forgotten."""
+        self._faults.clear()
+        self._render_failures.clear()
+
     def revoke_tokens(self) -> None:
         """Every token handed out so far expires: requests bearing one are refused with 1001."""
         self.revoked.update(self.issued_tokens)
@@ -234,7 +252,9 @@ class CloudQuirks:
                 send = _Rewrite(send, self._canvas)
             elif route == "create_session":
                 send = _Peek(send, lambda data: self.sessions.append(str(data["session_id"])))
-            elif route == "render_status" and (self.render_never_finishes or self.render_shape == "task"):
+            elif route == "render_start":
+                send = _Rewrite(send, self._render_began)
+            elif route == "render_status":
                 send = _Rewrite(send, self._render_status)
             elif route == "run_sse" and (self.gui_phrases or self.heartbeats != "none" or self.partial_replies):
                 send = _Stream(send, self.heartbeats, self.gui_phrases, self.partial_replies)
@@ -315,15 +335,46 @@ class CloudQuirks:
             state["canvas_config"] = {**(state.get("canvas_config") or {}), "fps": self.canvas_fps}
         return answer
 
+    def _render_began(self, answer: dict[str, Any]) -> dict[str, Any]:
+        render_id = str((answer.get("data") or {}).get("id") or "")
+        if render_id and render_id not in self._render_started:  # the same id again is the same render
+            self._render_started[render_id] = time.monotonic()
+            if self._render_failures:
+                self._failed_renders[render_id] = self._render_failures.pop(0)
+        return answer
+
     def _render_status(self, answer: dict[str, Any]) -> dict[str, Any]:
         data = answer.get("data") or {}
-        if self.render_never_finishes and data.get("status") in ("pending", "processing", "completed"):
-            progress = min(int(data.get("progress") or 0), _STILL_RUNNING)
-            answer = {**answer, "data": {"id": data.get("id"), "status": "processing", "progress": progress}}
+        render_id, status = str(data.get("id") or ""), data.get("status")
+        running = status in ("pending", "processing", "completed")
+        if render_id in self._failed_renders and running:
+            data = {"id": render_id, "status": "failed", "progress": 0, "error": self._failed_renders[render_id]}
+        elif self.render_never_finishes and running:
+            data = {
+                "id": render_id,
+                "status": "processing",
+                "progress": min(int(data.get("progress") or 0), _STILL_RUNNING),
+            }
+        elif self.render_seconds is not None and running and (share := self._clock_share(render_id)) < 1:
+            data = {"id": render_id, "status": "processing", "progress": int(share * 100)}
+        elif status == "completed" and (self.render_url_missing or self.render_url_override):
+            output = {k: v for k, v in (data.get("output") or {}).items() if k != "url"}
+            data = {k: v for k, v in data.items() if k not in ("outputUrl", "output")}
+            if self.render_url_override:
+                data["outputUrl"] = output["url"] = self.render_url_override
+            data["output"] = output
+        answer = {**answer, "data": data}
         if self.render_shape == "task":
             self.shaped += 1
             return _task_shape(answer)
         return answer
+
+    def _clock_share(self, render_id: str) -> float:
+        """How much of its `render_seconds` a render has had, on the accelerated clock."""
+        assert self.render_seconds is not None
+        started = self._render_started.setdefault(render_id, time.monotonic())
+        lasting = self.render_seconds * self.time_scale
+        return (time.monotonic() - started) / lasting if lasting > 0 else 1.0
 
     def _resized(self, body: dict[str, Any]) -> dict[str, Any]:
         draft = body.get("draft")
