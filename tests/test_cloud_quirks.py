@@ -348,3 +348,24 @@ def test_renders_last_their_time_fail_when_asked_and_lose_or_move_their_link(
     cloud.render_url_missing, cloud.render_url_override = False, "http://127.0.0.1:9/elsewhere.mp4"
     status = _until_done(http, "fine")[1]
     assert status["outputUrl"] == status["output"]["url"] == "http://127.0.0.1:9/elsewhere.mp4"
+
+
+def test_one_anonymous_token_per_client_and_sessions_without_a_user_id(
+    cloud: CloudQuirks, cloud_server: LoopbackServer
+) -> None:
+    cloud.one_token_per_client, cloud.omit_session_user_id = True, True
+    with httpx.Client(base_url=cloud_server.url, timeout=10) as client:
+        first = client.post("/api/auth/anonymous-token", headers={"x-client-id": "laptop"})
+        again = client.post("/api/auth/anonymous-token", headers={"x-client-id": "laptop"})
+        other = client.post("/api/auth/anonymous-token", headers={"x-client-id": "phone"})
+        headers = {"authorization": f"Bearer {first.json()['data']['token']}"}
+        session = client.post("/api/tasks/me/with-session/nemo_agent", json={}, headers=headers).json()["data"]
+    assert first.json()["code"] == 0 and other.json()["code"] == 0
+    assert again.status_code == 429 and "1 anonymous token per client" in again.json()["detail"]
+    assert session["session_id"] and "user_id" not in session
+
+
+def test_a_scripted_turn_sends_the_keep_alives_asked_for(cloud: CloudQuirks, http: httpx.Client) -> None:
+    cloud.next_turn("ok", heartbeats=7, duration_s=5)
+    _, body, _ = _read_until_cut(http, _turn(http))
+    assert body.count(HEARTBEATS["comment"]) == 7 and _events(body)[-1]["content"]["parts"] == [{"text": "ok"}]

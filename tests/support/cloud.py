@@ -86,6 +86,7 @@ class ScriptedTurn:
     duration_s: float = 0.0
     drop_after_s: float | None = None
     silent: bool = False  # no words at all
+    heartbeats: int | None = None  # exactly this many keep-alives, spread over the turn (else one every 10 s)
 
     def plan(self) -> list[tuple[float, bytes | None]]:
         """(cloud second, chunk) in order; a None chunk is the moment the draft lands."""
@@ -95,7 +96,7 @@ class ScriptedTurn:
         if self.draft is not None and self.events is None:
             call, call_id = turn.function_call("update_draft", {})
             steps.append((0.0, encode(call)))
-        beats = int(at // _HEARTBEAT_EVERY)
+        beats = self.heartbeats if self.heartbeats is not None else int(at // _HEARTBEAT_EVERY)
         steps += [((i + 1) * at / (beats + 1), HEARTBEATS["comment"]) for i in range(beats)]
         steps.append((at, None))
         if self.draft is not None and self.events is None:
@@ -146,6 +147,10 @@ class CloudQuirks:
         self.balances: dict[str, int] = {}  # the credits left per token, where a test gives them (before `balance`)
         # Anonymous tokens expire this long after they are issued, as the cloud's do (the studio's never expire).
         self.token_lifetime_s: float | None = None
+        # The cloud's limit: one anonymous token per client id; another is refused with 429 (the studio has none).
+        self.one_token_per_client = False
+        self._clients: set[str] = set()
+        self.omit_session_user_id = False  # session answers leave the user id out, as some cloud answers do
         self._faults: dict[str, list[Fault]] = defaultdict(list)
         self.calls: dict[str, int] = defaultdict(int)
         self.shaped = 0  # render-status answers sent in the task shape
@@ -252,6 +257,8 @@ class CloudQuirks:
                 send = _Rewrite(send, self._canvas)
             elif route == "create_session":
                 send = _Peek(send, lambda data: self.sessions.append(str(data["session_id"])))
+                if self.omit_session_user_id:
+                    send = _Rewrite(send, _without_user_id)
             elif route == "render_start":
                 send = _Rewrite(send, self._render_began)
             elif route == "render_status":
@@ -272,6 +279,11 @@ class CloudQuirks:
         """How the cloud refuses a revoked token or a lost session, if the request carries one."""
         if _bearer(scope) in self.revoked:
             return Fault(code=1001), receive
+        if route == "anonymous_token" and self.one_token_per_client:
+            client = dict(scope["headers"]).get(b"x-client-id", b"").decode()
+            if client in self._clients:
+                return Fault(status=429), receive
+            self._clients.add(client)
         if not self.dropped:
             return None, receive
         session = match[1] if (match := _SESSION_IN_PATH.search(scope["path"])) else None
@@ -390,6 +402,13 @@ def _with_balance(answer: dict[str, Any], balance: int) -> dict[str, Any]:
         return answer
     frozen = int(data.get("frozen") or 0)
     return {**answer, "data": {**data, "available": balance, "total": balance + frozen}}
+
+
+def _without_user_id(answer: dict[str, Any]) -> dict[str, Any]:
+    data = answer.get("data")
+    if isinstance(data, dict):
+        data.pop("user_id", None)
+    return answer
 
 
 def _bearer(scope: Scope) -> str:
