@@ -19,7 +19,7 @@ DOC_EXAMPLE = (
 
 
 def doc_draft() -> dict[str, Any]:
-    """The contract's example timeline, shaped like the emulator's drafts (extra fields included)."""
+    """The contract's example timeline, shaped like real drafts (extra fields included)."""
     return {
         "t": [
             {"tt": 0, "m": {"name": "Main video"}, "sg": [{"d": 10000, "m": {"name": "city timelapse"}, "sid": "s1"}]},

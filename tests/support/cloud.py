@@ -4,13 +4,16 @@ The studio answers like a well-behaved backend. The cloud does more: GUI-phrase 
 the Export button"), the other render-status shape, keep-alives in the stream, renders that take
 their time, and errors a client must recover from (`support.faults`). `CloudQuirks` is an ASGI
 wrapper that adds them to the studio's own app, so the real client is tested against the real
-studio as the cloud would behave. It also records what a test checks afterwards: the requests
-per route, the tokens and sessions the studio handed out.
+studio as the cloud would behave. Turns a test scripts are answered by the wrapper, their draft
+written into the studio's project; renders are the studio's, their status held to a chosen time.
+It also records what a test checks afterwards: the requests, the tokens and sessions handed out.
 
-    quirks = CloudQuirks(create_app(Studio(root)))
+    studio = Studio(root)
+    quirks = CloudQuirks(create_app(studio), studio)
     quirks.gui_phrases = True
     quirks.fail_next("state", code=1002)
-    quirks.fail_next("run_sse", kind="truncated_sse")
+    quirks.next_turn("Added the music.", draft={...}, duration_s=120)
+    quirks.render_seconds = 300  # cloud seconds; quirks.time_scale real seconds each
     with LoopbackServer(quirks) as server: ...
 """
 
