@@ -29,7 +29,8 @@ from nemovideo_mcp.errors import NemoError
 from nemovideo_mcp.mcp.http_serve import build_http_app, check_bind, is_loopback
 from nemovideo_mcp.mcp.tools import build_server
 from nemovideo_mcp.settings import Settings
-from support.emulator import EmulatorServer
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 
 SECRET = "s3cr3t-for-tests-0123456789abcdef"
 INIT = {
@@ -39,6 +40,13 @@ INIT = {
     "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
 }
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+
+
+@pytest.fixture
+def settings(cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks) -> Settings:
+    cloud.balance = 100  # what the cloud gives a new account (the studio's own credits are unlimited)
+    cloud.render_size = (160, 90)
+    return make_settings(cloud_server, home)
 
 
 def _free_port() -> int:
@@ -215,13 +223,14 @@ async def _call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[st
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_each_listed_client_has_its_own_identity(
-    backend: EmulatorServer, home: Path, photos: list[str], mode: str
+    cloud_server: LoopbackServer, cloud: CloudQuirks, home: Path, photos: list[str], mode: str
 ) -> None:
-    settings = make_settings(backend, home, http_clients=f"alice={ALICE}, bob={BOB}")
+    cloud.render_size = (160, 90)
+    settings = make_settings(cloud_server, home, http_clients=f"alice={ALICE}, bob={BOB}")
     with serving(settings, per_client=True) as url:
         async with person(url, ALICE, mode) as alice:
             await _call(alice, "upload", {"sources": photos[:1]})
-            await _call(alice, "generate", {"instruction": "make a 10-second video about city lights"})
+            await _call(alice, "generate", {"instruction": "Make a 1-second video: City lights."})
             exported = await _call(alice, "export", {})
             mine = await _call(alice, "state", {})
         async with person(url, BOB, mode) as bob:
@@ -235,13 +244,13 @@ async def test_each_listed_client_has_its_own_identity(
     assert theirs["media"] == [] and theirs["jobs"] == [] and theirs["draft"] != mine["draft"]
     assert Path(exported["path"]).parent == home / "exports" / "alice"
     assert [m["filename"] for m in again["media"]] == ["photo1.png"]
-    assert len({s.user_id for s in backend.emulator.sessions.values()}) == 2  # two identities at the backend
+    assert len({project.user_id for project in cloud.projects}) == 2  # two identities at the backend
     for name in ("alice", "bob"):
         assert (home / "state" / "clients" / name).is_dir()
 
 
-def test_listed_clients_need_their_own_secret(backend: EmulatorServer, home: Path) -> None:
-    settings = make_settings(backend, home, http_clients=f"alice={ALICE},bob={BOB}")
+def test_listed_clients_need_their_own_secret(cloud_server: LoopbackServer, home: Path) -> None:
+    settings = make_settings(cloud_server, home, http_clients=f"alice={ALICE},bob={BOB}")
     with serving(settings, per_client=True) as url:
         assert _post(url).status_code == 401
         assert _post(url, headers={"authorization": f"Bearer {ALICE}x"}).status_code == 401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -10,19 +11,27 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from conftest import inprocess
+from conftest import inprocess, make_settings
 from nemovideo_mcp.mcp.tools import build_server
 from nemovideo_mcp.settings import Settings
-from support.emulator import Emulator
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 
-VIDEO = "make a 10-second video about city lights"
+VIDEO = "Make a 1-second video: Hello there."
+
+
+@pytest.fixture
+def settings(cloud_server: LoopbackServer, home: Path) -> Settings:
+    return make_settings(cloud_server, home)
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_progress_notes_leave_the_warning_filters_alone(settings: Settings, emu: Emulator, mode: str) -> None:
+async def test_progress_notes_leave_the_warning_filters_alone(
+    settings: Settings, cloud: CloudQuirks, mode: str
+) -> None:
     """Two generations at once, without progress tokens: the notes arrive and nobody touches warnings.filters."""
-    emu.next_stream("one", duration_s=300)
-    emu.next_stream("two", duration_s=300)
+    cloud.next_turn("one", duration_s=300)
+    cloud.next_turn("two", duration_s=300)
     notes: list[str] = []
     changed: list[object] = []
 
@@ -50,7 +59,7 @@ async def test_progress_notes_leave_the_warning_filters_alone(settings: Settings
     assert notes.count("Sending the instruction...") == 2, notes
 
 
-async def test_without_opting_in_a_2026_client_gets_no_log_messages(settings: Settings, emu: Emulator) -> None:
+async def test_without_opting_in_a_2026_client_gets_no_log_messages(settings: Settings) -> None:
     notes: list[str] = []
 
     async def on_log(params: Any) -> None:
