@@ -21,13 +21,13 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from nemovideo_mcp.cli.demo import png
 from nemovideo_mcp.mcp.tools import build_server
 from nemovideo_mcp.settings import Settings
 from nemovideo_mcp.studio.app import Studio, create_app
 from nemovideo_mcp.studio.server import LoopbackServer
 from support.cloud import CloudQuirks
 from support.emulator import Emulator, EmulatorServer
+from support.images import png
 
 # Every token any emulator or studio handed out during the run: the leak scan looks for these.
 ISSUED_TOKENS: set[str] = set()

@@ -393,7 +393,7 @@ def test_usage_errors_name_the_option_and_the_command(capsys: pytest.CaptureFixt
 
 
 def test_a_partial_upload_fails_and_sizes_read_well(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from nemovideo_mcp.cli.demo import png
+    from support.images import png
 
     small = cli_env / "media" / "small.png"
     small.write_bytes(png(64, 48, (10, 200, 30)))
@@ -421,7 +421,7 @@ def test_human_sizes() -> None:
 def test_cli_upload_reads_relative_paths_from_the_current_folder(
     cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from nemovideo_mcp.cli.demo import png
+    from support.images import png
 
     shoot = cli_env / "shoot"
     shoot.mkdir()
@@ -442,7 +442,7 @@ async def test_mcp_upload_keeps_home_as_the_base_and_says_so(
     settings: Any, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from conftest import inprocess, text_of
-    from nemovideo_mcp.cli.demo import png
+    from support.images import png
 
     (home / "media" / "cafe.png").write_bytes(png(32, 32, (90, 60, 30)))
     elsewhere = home / "elsewhere"

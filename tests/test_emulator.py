@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 import nemovideo_mcp
-from nemovideo_mcp.cli.demo import png
 from support.emulator import Emulator, EmulatorServer
 from support.emulator.media import RenderCache
+from support.images import png
 
 SKILL = {
     "X-Skill-Source": "video-generator-for-free-ai",

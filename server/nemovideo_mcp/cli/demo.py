@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +39,6 @@ STEPS: list[tuple[str, str, dict[str, Any]]] = [
     ("Show the timeline", "state", {}),
     ("Export the MP4", "export", {"filename": "a-day-by-the-sea.mp4", "wait_seconds": 600}),
 ]
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
-    """A solid-colour PNG, written by hand so the demo needs no image library."""
-    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 def sample_photos(folder: Path) -> list[Path]:
