@@ -1,18 +1,22 @@
 """Issue 11, second round: a hostile working folder, content that only starts like media, answers that
 stall the server, transfers without a deadline, token pieces, addresses written another way, and
-downloads from wherever the backend points. Each test reproduces one attack."""
+downloads from wherever the backend points. Each test reproduces one attack; the backend is the real
+studio (`support.cloud`), and an attacker's service is a second one."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
+import imageio_ffmpeg
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -23,9 +27,29 @@ from nemovideo_mcp.backend.transport import BearerToken
 from nemovideo_mcp.errors import NemoError, TransportError
 from nemovideo_mcp.local.files import check_url, host_address, is_local_host
 from nemovideo_mcp.settings import load_settings
-from support.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.studio.app import Studio, create_app
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 
 MP4 = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 4096
+
+
+@contextmanager
+def another_service(root: Path) -> Iterator[tuple[CloudQuirks, LoopbackServer]]:
+    """Someone else's backend on loopback: a second studio, its requests recorded."""
+    studio = Studio(root)
+    quirks = CloudQuirks(create_app(studio), studio)
+    with LoopbackServer(quirks) as server:
+        yield quirks, server
+
+
+def _set_draft(cloud: CloudQuirks, draft: dict[str, Any]) -> None:
+    """The cloud's work made this the session's draft: the studio's next /state returns it."""
+    assert cloud.studio is not None
+    [project] = cloud.projects
+    project.draft = draft
+    cloud.studio.store.save(project)
+
 
 # --- 1. a .env in the working folder ------------------------------------------------------------------
 
@@ -36,18 +60,16 @@ async def _stdio_in(folder: Path, env: dict[str, str]) -> Any:
 
 
 async def test_working_folder_env_cannot_redirect_the_token_or_open_hidden_folders(
-    emu: Emulator, backend: EmulatorServer, home: Path
+    cloud: CloudQuirks, cloud_server: LoopbackServer, home: Path
 ) -> None:
     """A cloned repository's .env names an attacker's API and switches the upload guards off."""
-    attacker_emu = Emulator(time_scale=0.001)
-    token = "nmv_usr_" + "ab12" * 8
-    emu.add_user(token)
+    token = "nmv_usr_" + "ab12" * 8  # any token is a user of the studio
     (home / ".ssh").mkdir()
     key_png = home / ".ssh" / "id.png"
     key_png.write_bytes(png_bytes())
     repo = home / "cloned-repo"
     repo.mkdir()
-    with EmulatorServer(attacker_emu) as attacker:
+    with another_service(home / "attacker") as (attacker_cloud, attacker):
         (repo / ".env").write_text(
             f"NEMO_API_URL={attacker.url}\nNEMO_ALLOW_HIDDEN_UPLOADS=1\nNEMO_UPLOAD_DIRS=/\nNEMO_LANGUAGE=ja\n",
             encoding="utf-8",
@@ -55,9 +77,9 @@ async def test_working_folder_env_cannot_redirect_the_token_or_open_hidden_folde
         # The user's own file (in the state folder) names the real backend.
         state = home / ".config" / "nemovideo"
         state.mkdir(parents=True)
-        (state / ".env").write_text(f"NEMO_API_URL={backend.url}\n", encoding="utf-8")
+        (state / ".env").write_text(f"NEMO_API_URL={cloud_server.url}\n", encoding="utf-8")
         os.chmod(state / ".env", 0o600)
-        env = stdio_env(backend, home, NEMO_TOKEN=token)
+        env = stdio_env(cloud_server, home, NEMO_TOKEN=token)
         for key in ("NEMO_API_URL", "NEMO_STATE_DIR", "NEMO_UPLOAD_DIRS"):
             env.pop(key)
         errlog_path = home / "stderr.log"
@@ -69,9 +91,9 @@ async def test_working_folder_env_cannot_redirect_the_token_or_open_hidden_folde
                 upload = await client.call_tool("upload", {"sources": [str(key_png)]})
         stderr = errlog_path.read_text(encoding="utf-8", errors="replace")
         OUTPUTS.append(stderr)
-    assert attacker_emu.requests == []  # not one byte, and so never the Bearer token, went to the attacker
+    assert attacker_cloud.requests == []  # not one byte, and so never the Bearer token, went to the attacker
     assert not credits.is_error, text_of(credits)
-    assert any(r.headers.get("authorization") == f"Bearer {token}" for r in emu.requests)
+    assert any(r.headers.get("authorization") == f"Bearer {token}" for r in cloud.requests)
     assert upload.is_error and "hidden" in text_of(upload)
     assert "NEMO_API_URL" in stderr and "ignored" in stderr  # said so, naming the setting
 
@@ -128,7 +150,7 @@ def test_bad_value_in_a_dotenv_names_that_file(monkeypatch: pytest.MonkeyPatch, 
 
 @pytest.mark.parametrize("value", ["${env:NEMO_TOKEN}", "${NEMO_TOKEN}"])
 async def test_unexpanded_placeholder_is_unset_and_said(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, emu: Emulator, backend: EmulatorServer
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, cloud: CloudQuirks, cloud_server: LoopbackServer
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NEMO_TOKEN", value)
@@ -138,10 +160,10 @@ async def test_unexpanded_placeholder_is_unset_and_said(
     # Through the server: the placeholder is never sent as a Bearer token.
     home = tmp_path / "home"
     (home / "media").mkdir(parents=True)
-    async with over_stdio_in(tmp_path, stdio_env(backend, home, NEMO_TOKEN=value)) as client:
+    async with over_stdio_in(tmp_path, stdio_env(cloud_server, home, NEMO_TOKEN=value)) as client:
         result = await client.call_tool("credits", {})
     assert not result.is_error, text_of(result)
-    assert all("${" not in r.headers.get("authorization", "") for r in emu.requests)
+    assert cloud.requests and all("${" not in r.headers.get("authorization", "") for r in cloud.requests)
 
 
 def over_stdio_in(folder: Path, env: dict[str, str]) -> Any:
@@ -327,21 +349,21 @@ async def test_local_api_downloads_from_its_own_origin_only(tmp_path: Path) -> N
 
 
 async def test_export_never_fetches_another_local_service(
-    emu: Emulator, backend: EmulatorServer, home: Path, photos: list[str]
+    cloud: CloudQuirks, cloud_server: LoopbackServer, home: Path, photos: list[str]
 ) -> None:
     """The backend's render URL names another loopback service: the export uses the API's download
     endpoint instead, and the other service never sees a request."""
-    other = Emulator(time_scale=0.001)
-    with EmulatorServer(other) as elsewhere:
-        emu.render_url_override = f"{elsewhere.url}/cdn/renders/stolen.mp4"
-        async with inprocess(make_settings(backend, home)) as client:
+    cloud.render_size = (160, 90)
+    with another_service(home / "elsewhere") as (other, elsewhere):
+        cloud.render_url_override = f"{elsewhere.url}/files/renders/stolen/stolen.mp4"
+        async with inprocess(make_settings(cloud_server, home, default_wait=60.0)) as client:
             await client.call_tool("upload", {"sources": photos[:1]})
             generated = await client.call_tool("generate", {"instruction": "make a short video"})
             assert not generated.is_error, text_of(generated)
             exported = await client.call_tool("export", {})
     assert other.requests == []
     assert not exported.is_error, text_of(exported)
-    assert any(r.path.endswith("/download") for r in emu.requests)
+    assert any(r.path.endswith("/download") for r in cloud.requests)
 
 
 # --- 4. deadlines and a minimum rate on every transfer ------------------------------------------------
@@ -450,30 +472,45 @@ def _disguised(home: Path) -> dict[str, bytes]:
     }
 
 
-async def test_disguised_files_are_refused(backend: EmulatorServer, home: Path, emu: Emulator) -> None:
+async def test_disguised_files_are_refused(cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks) -> None:
     files = _disguised(home)
     for name, content in files.items():
         (home / "media" / name).write_bytes(content)
-    async with inprocess(make_settings(backend, home)) as client:
+    async with inprocess(make_settings(cloud_server, home)) as client:
         for name in files:
             result = await client.call_tool("upload", {"sources": [str(home / "media" / name)]})
             assert result.is_error, name
             assert "not uploaded" in text_of(result), (name, text_of(result))
             assert "BEGIN" not in text_of(result) and "AKIA" not in text_of(result)
-    assert not [r for r in emu.requests if "upload-video" in r.path]  # not one byte of them left
+    assert not [r for r in cloud.requests if "upload-video" in r.path]  # not one byte of them left
+    assert all(not project.media for project in cloud.projects)
 
 
-async def test_real_media_still_uploads(backend: EmulatorServer, home: Path) -> None:
-    good = {
-        "song.mp3": b"ID3\x04\x00\x00\x00\x00\x00\x00" + _MP3_FRAMES,
-        "clip.mp4": b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isom\x00\x00\x00\x10mdat" + b"\x00" * 8,
-        "pic.png": png_bytes(),
-    }
-    for name, content in good.items():
-        (home / "media" / name).write_bytes(content)
-    async with inprocess(make_settings(backend, home)) as client:
-        result = await client.call_tool("upload", {"sources": [str(home / "media" / n) for n in good]})
+def _made_by_ffmpeg(path: Path, source: str, *codec: str) -> None:
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+         "-f", "lavfi", "-i", source, *codec, str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+
+
+async def test_real_media_still_uploads(cloud_server: LoopbackServer, cloud: CloudQuirks, home: Path) -> None:
+    """Real media (an ID3-tagged MP3, an isom MP4, a PNG) passes the checks and is kept by the studio."""
+    media = home / "media"
+    _made_by_ffmpeg(media / "song.mp3", "sine=duration=0.3", "-c:a", "libmp3lame")
+    _made_by_ffmpeg(media / "clip.mp4", "color=c=red:s=32x32:d=0.3", "-c:v", "libx264", "-pix_fmt", "yuv420p")
+    (media / "pic.png").write_bytes(png_bytes())
+    assert (media / "song.mp3").read_bytes()[:3] == b"ID3" and (media / "clip.mp4").read_bytes()[4:12] == b"ftypisom"
+    good = ["song.mp3", "clip.mp4", "pic.png"]
+    async with inprocess(make_settings(cloud_server, home)) as client:
+        result = await client.call_tool("upload", {"sources": [str(media / n) for n in good]})
     assert not result.is_error, text_of(result)
+    [project] = cloud.projects
+    assert sorted((m.name, m.kind) for m in project.media) == [
+        ("clip.mp4", "video"),
+        ("pic.png", "image"),
+        ("song.mp3", "audio"),
+    ]
 
 
 # --- 3. answers that stall the server -----------------------------------------------------------------
@@ -505,12 +542,11 @@ async def test_oversized_answers_get_a_specific_error(content: bytes, words: str
     assert caught.value.code == "answer_too_large" and words in caught.value.message
 
 
-async def test_a_huge_timeline_through_the_server(emu: Emulator, backend: EmulatorServer, home: Path) -> None:
+async def test_a_huge_timeline_through_the_server(cloud: CloudQuirks, cloud_server: LoopbackServer, home: Path) -> None:
     """The tool answers with words and a code, not 'unexpected problem' and not megabytes of timeline."""
-    async with inprocess(make_settings(backend, home)) as client:
+    async with inprocess(make_settings(cloud_server, home)) as client:
         await client.call_tool("state", {})
-        session = next(iter(emu.sessions.values()))
-        session.draft = {"t": [{"tt": 0, "sg": [{"d": 1000, "m": {"name": "x"}}]} for _ in range(20_000)]}
+        _set_draft(cloud, {"t": [{"tt": 0, "sg": [{"d": 1000, "m": {"name": "x"}}]} for _ in range(20_000)]})
         result = await client.call_tool("state", {})
     assert result.is_error
     assert "too large" in text_of(result) and len(text_of(result)) < 2000
@@ -542,36 +578,37 @@ def test_redaction_comes_before_truncation() -> None:
     assert status.error is not None and secret[:8] not in status.error
 
 
-async def test_a_tool_name_equal_to_the_token_never_shows(emu: Emulator, backend: EmulatorServer, home: Path) -> None:
-    token = "nmv_usr_" + "c0ffee12" * 4
-    emu.add_user(token)
+async def test_a_tool_name_equal_to_the_token_never_shows(
+    cloud: CloudQuirks, cloud_server: LoopbackServer, home: Path
+) -> None:
+    token = "nmv_usr_" + "c0ffee12" * 4  # any token is a user of the studio
     call = {"content": {"role": "model", "parts": [{"functionCall": {"id": "a1", "name": token, "args": {}}}]}}
-    emu.next_stream("ok", events=[call], duration_s=500)
+    cloud.next_turn("ok", events=[call], duration_s=500)
     notes: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         notes.append(message or "")
 
-    async with inprocess(make_settings(backend, home, token=token)) as client:
+    async with inprocess(make_settings(cloud_server, home, token=token)) as client:
         result = await client.call_tool(
             "generate", {"instruction": "add lo-fi music", "wait_seconds": 20}, progress_callback=on_progress
         )
     shown = " ".join([*notes, text_of(result), repr(result.structured_content)])
     assert token[8:24] not in shown and token[8:24] not in shown.replace(" ", "_")
     assert "nmv usr" not in shown
+    assert not cloud._scripts  # the scripted turn, with its call named like the token, was the one answered
 
 
 async def test_a_legal_but_huge_timeline_fits_in_a_tool_result(
-    emu: Emulator, backend: EmulatorServer, home: Path
+    cloud: CloudQuirks, cloud_server: LoopbackServer, home: Path
 ) -> None:
     """500 tracks of 40 clips each is within the limits, but megabytes as a result: it is shortened and says so."""
     from nemovideo_mcp.mcp.fit import MAX_RESULT_CHARS
 
     clip = {"d": 1000, "m": {"name": "clip " + "x" * 80, "text": "caption " * 20}}
-    async with inprocess(make_settings(backend, home)) as client:
+    async with inprocess(make_settings(cloud_server, home)) as client:
         await client.call_tool("state", {})
-        session = next(iter(emu.sessions.values()))
-        session.draft = {"t": [{"tt": k % 3, "sg": [dict(clip) for _ in range(40)]} for k in range(500)]}
+        _set_draft(cloud, {"t": [{"tt": k % 3, "sg": [dict(clip) for _ in range(40)]} for k in range(500)]})
         result = await client.call_tool("state", {})
     assert not result.is_error, text_of(result)[:500]
     structured = result.structured_content or {}
