@@ -369,3 +369,32 @@ def test_a_scripted_turn_sends_the_keep_alives_asked_for(cloud: CloudQuirks, htt
     cloud.next_turn("ok", heartbeats=7, duration_s=5)
     _, body, _ = _read_until_cut(http, _turn(http))
     assert body.count(HEARTBEATS["comment"]) == 7 and _events(body)[-1]["content"]["parts"] == [{"text": "ok"}]
+
+
+def test_a_held_render_is_cancelled_though_the_studios_finished_and_its_polls_are_counted(
+    cloud: CloudQuirks, http: httpx.Client
+) -> None:
+    cloud.render_size = (160, 90)
+    cloud.next_turn(draft=SCRIPTED)
+    http.send(_turn(http)).read()
+    cloud.render_seconds = 100_000  # 100 s real: the cloud says "processing" long after the studio's render is done
+    _render(http, "held")
+    _render(http, "done")
+    for _ in range(600):
+        finished = [http.get(f"/api/render/proxy/{r}/download").status_code == 200 for r in ("held", "done")]
+        if all(finished):  # the studio's renders have finished
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the studio's own renders never finished")
+    assert cloud.render_states == {"held": "processing", "done": "processing"}
+    assert http.post("/api/render/proxy/lambda/held/cancel").json()["data"]["status"] == "cancelled"
+    polls = cloud.status_requests["held"]
+    assert http.get("/api/render/proxy/lambda/held").json()["data"]["status"] == "cancelled"
+    assert cloud.status_requests["held"] == polls + 1 and cloud.status_requests["done"] == 0
+    cloud.render_seconds = None
+    assert cloud.render_states == {"held": "cancelled", "done": "completed"}
+    assert (
+        http.post("/api/render/proxy/lambda/done/cancel").json()["data"]["status"] == "cancelled"
+    )  # as the studio says
+    assert cloud.render_states["done"] == "completed"  # a finished render stays finished

@@ -6,7 +6,8 @@ their time, and errors a client must recover from (`support.faults`). `CloudQuir
 wrapper that adds them to the studio's own app, so the real client is tested against the real
 studio as the cloud would behave. Turns a test scripts are answered by the wrapper, their draft
 written into the studio's project; renders are the studio's, their status held to a chosen time.
-It also records what a test checks afterwards: the requests, the tokens and sessions handed out.
+It also records what a test checks afterwards: the requests, the tokens and sessions handed out, each
+render's state as the cloud reports it (a cancel included) and its status polls.
 
     studio = Studio(root)
     quirks = CloudQuirks(create_app(studio), studio)
@@ -142,6 +143,8 @@ class CloudQuirks:
         self._render_failures: list[str] = []  # the reasons the next renders started will fail with
         self._failed_renders: dict[str, str] = {}
         self._render_started: dict[str, float] = {}
+        self._cancelled: set[str] = set()  # renders the cloud cancelled while it still reported them running
+        self.status_requests: dict[str, int] = defaultdict(int)  # status answers each render got, by its id
         # Renders are made at this size whatever the draft asks: real renders, fast enough for many tests.
         self.render_size: tuple[int, int] | None = None
         self.hang_seconds = 30.0  # how long a "hang" fault holds its request before the real answer
@@ -202,6 +205,13 @@ class CloudQuirks:
     def renders(self) -> int:
         """Renders the studio made (or is making), counted in its projects."""
         return sum(len(project.renders) for project in self.projects)
+
+    @property
+    def render_states(self) -> dict[str, str]:
+        """Every render the studio made (or is making), oldest first: the state the cloud reports for it now
+        ("pending", "processing", "completed", "failed" or "cancelled")."""
+        records = sorted((r for p in self.projects for r in p.renders.values()), key=lambda r: r.created_at)
+        return {record.id: self._reported(record.id, record.state) for record in records}
 
     def fail_next_render(self, reason: str, *, times: int = 1) -> None:
         """The next `times` renders started fail with `reason`, as the cloud's render farm reports it."""
@@ -264,6 +274,11 @@ class CloudQuirks:
                     send = _Rewrite(send, _without_user_id)
             elif route == "render_start":
                 send = _Rewrite(send, self._render_began)
+            elif route == "render_cancel" and self.studio is not None:
+                render_id = scope["path"].rsplit("/", 2)[-2]
+                found = await anyio.to_thread.run_sync(self.studio.store.find_render, render_id)
+                if found is not None and self._reported(render_id, found[1].state) in ("pending", "processing"):
+                    send = _Rewrite(send, lambda answer: self._render_cancelled(render_id, answer))
             elif route == "render_status":
                 send = _Rewrite(send, self._render_status)
             elif route == "run_sse" and (self.gui_phrases or self.heartbeats != "none" or self.partial_replies):
@@ -358,11 +373,33 @@ class CloudQuirks:
                 self._failed_renders[render_id] = self._render_failures.pop(0)
         return answer
 
+    def _render_cancelled(self, render_id: str, answer: dict[str, Any]) -> dict[str, Any]:
+        """A render the cloud still called running is cancelled, though the studio's may have finished meanwhile."""
+        if answer.get("success"):
+            self._cancelled.add(render_id)
+        return answer
+
+    def _reported(self, render_id: str, status: str) -> str:
+        """The state the cloud reports for a render the studio says is in `status` (as `_render_status` says it)."""
+        running = status in ("pending", "processing", "completed")
+        if render_id in self._cancelled:
+            return "cancelled"
+        if render_id in self._failed_renders and running:
+            return "failed"
+        if running and (
+            self.render_never_finishes or (self.render_seconds is not None and self._clock_share(render_id) < 1)
+        ):
+            return "processing"
+        return status
+
     def _render_status(self, answer: dict[str, Any]) -> dict[str, Any]:
         data = answer.get("data") or {}
         render_id, status = str(data.get("id") or ""), data.get("status")
+        self.status_requests[render_id] += 1
         running = status in ("pending", "processing", "completed")
-        if render_id in self._failed_renders and running:
+        if render_id in self._cancelled:
+            data = {"id": render_id, "status": "cancelled", "progress": int(data.get("progress") or 0)}
+        elif render_id in self._failed_renders and running:
             data = {"id": render_id, "status": "failed", "progress": 0, "error": self._failed_renders[render_id]}
         elif self.render_never_finishes and running:
             data = {
