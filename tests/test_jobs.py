@@ -1,7 +1,8 @@
 """Long-running work: jobs outlive calls, progress flows, exports survive failures and restarts.
 
-The emulator's clock is scaled (1 emulated second = 1 ms), so a 150 s
-generation or a 45 s render takes a fraction of a second here.
+The backend is the real studio behaving like the cloud (`support.cloud`): its clock is scaled
+(1 cloud second = 1 ms), so a 150 s generation or a 45 s render takes a fraction of a second here,
+and its renders are real ones at a small size.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from mcp import Client
 from conftest import inprocess, make_settings, over_stdio, probe_video, record_output, stdio_env, text_of
 from nemovideo_mcp.mcp.tools import build_server
 from nemovideo_mcp.settings import Settings
-from support.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 
 VIDEO = "make a 10-second video about city lights"
 TITLE_DRAFT = {
@@ -35,13 +37,29 @@ TITLE_DRAFT = {
 }
 
 
+@pytest.fixture
+def settings(cloud_server: LoopbackServer, home: Path) -> Settings:
+    return make_settings(cloud_server, home)
+
+
+@pytest.fixture(autouse=True)
+def _small_renders(cloud: CloudQuirks) -> None:
+    cloud.render_size = (160, 90)
+
+
+def _status_polls(cloud: CloudQuirks) -> int:
+    """The status requests the one render got."""
+    (render_id,) = cloud.render_states
+    return cloud.status_requests[render_id]
+
+
 async def _make_video(client: Any) -> None:
     result = await client.call_tool("generate", {"instruction": VIDEO})
     assert not result.is_error, text_of(result)
 
 
-async def test_generate_longer_than_wait_returns_job_then_completes(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream("Here is your draft.", draft=TITLE_DRAFT, duration_s=300)
+async def test_generate_longer_than_wait_returns_job_then_completes(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.next_turn("Here is your draft.", draft=TITLE_DRAFT, duration_s=300)
     async with inprocess(settings) as client:
         first = await client.call_tool("generate", {"instruction": VIDEO, "wait_seconds": 0})
         data = first.structured_content
@@ -56,16 +74,16 @@ async def test_generate_longer_than_wait_returns_job_then_completes(settings: Se
         # Waiting again is idempotent.
         third = await client.call_tool("state", {"job_id": data["job_id"], "wait_seconds": 0})
         assert third.structured_content["job"]["reply"] == "Here is your draft."
-    assert emu.run_sse_calls == 1
+    assert cloud.calls["run_sse"] == 1
 
 
-async def test_client_cancelling_the_call_does_not_stop_the_job(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream("Done with the edit.", draft=TITLE_DRAFT, duration_s=200)
+async def test_client_cancelling_the_call_does_not_stop_the_job(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.next_turn("Done with the edit.", draft=TITLE_DRAFT, duration_s=200)
     async with inprocess(settings) as client:
         async with anyio.create_task_group() as tg:
             tg.start_soon(client.call_tool, "generate", {"instruction": VIDEO})
             with anyio.fail_after(10):
-                while emu.run_sse_calls == 0:  # the stream is running: now the client gives up
+                while cloud.calls["run_sse"] == 0:  # the stream is running: now the client gives up
                     await anyio.sleep(0.005)
             tg.cancel_scope.cancel()
         state = await client.call_tool("state", {})
@@ -77,7 +95,7 @@ async def test_client_cancelling_the_call_does_not_stop_the_job(settings: Settin
     assert "Urban Dreams" in done.structured_content["timeline"]["summary"]
 
 
-async def test_progress_notifications_reach_a_client_with_a_token(settings: Settings, emu: Emulator) -> None:
+async def test_progress_notifications_reach_a_client_with_a_token(settings: Settings, cloud: CloudQuirks) -> None:
     messages: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -96,9 +114,11 @@ async def test_progress_notifications_reach_a_client_with_a_token(settings: Sett
     assert all(b > a for a, b in itertools.pairwise(values)), values  # MCP: progress only increases
 
 
-async def test_still_working_on_a_heartbeat_only_stream(backend: EmulatorServer, home: Path, emu: Emulator) -> None:
-    settings = make_settings(backend, home, still_working_interval=0.05)
-    emu.next_stream("Finally done.", heartbeats=40, duration_s=600)
+async def test_still_working_on_a_heartbeat_only_stream(
+    cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks
+) -> None:
+    settings = make_settings(cloud_server, home, still_working_interval=0.05)
+    cloud.next_turn("Finally done.", heartbeats=40, duration_s=600)
     messages: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -111,18 +131,18 @@ async def test_still_working_on_a_heartbeat_only_stream(backend: EmulatorServer,
     assert notes, messages
 
 
-async def test_silent_stream_reports_the_diff(settings: Settings, emu: Emulator) -> None:
+async def test_silent_stream_reports_the_diff(settings: Settings, cloud: CloudQuirks) -> None:
     async with inprocess(settings) as client:
         await _make_video(client)
-        draft = next(iter(emu.sessions.values())).draft
+        draft = cloud.projects[0].draft
         changed = {
             **draft,
             "t": [*draft["t"], {"tt": 7, "sg": [{"d": 3000, "m": {"text": "Urban Dreams", "kind": "title"}}]}],
         }
-        emu.next_stream(silent=True, draft=changed)
+        cloud.next_turn(silent=True, draft=changed)
         result = await client.call_tool("generate", {"instruction": 'add the title "Urban Dreams"'})
         record_output(result)
-        emu.next_stream(silent=True)
+        cloud.next_turn(silent=True)
         nothing = await client.call_tool("generate", {"instruction": "make it pop"})
     changes = result.structured_content["changes"]
     assert any(c.startswith("Added track") and "Urban Dreams" in c for c in changes), changes
@@ -131,69 +151,72 @@ async def test_silent_stream_reports_the_diff(settings: Settings, emu: Emulator)
     assert "did not change" in text_of(nothing) and "rephras" in text_of(nothing)
 
 
-async def test_dropped_stream_is_not_resent(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream("never seen", draft=TITLE_DRAFT, duration_s=100, drop_after_s=50)
+async def test_dropped_stream_is_not_resent(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.next_turn("never seen", draft=TITLE_DRAFT, duration_s=100, drop_after_s=50)
     async with inprocess(settings) as client:
         result = await client.call_tool("generate", {"instruction": VIDEO})
         record_output(result)
         assert not (await client.call_tool("credits", {})).is_error
     assert result.structured_content["error"]["code"] == "stream_dropped"
     assert "not sent again" in text_of(result)
-    assert emu.run_sse_calls == 1
+    assert cloud.calls["run_sse"] == 1
 
 
-@pytest.mark.parametrize(("shape", "url_missing"), [("wrapped", False), ("flat", False), ("wrapped", True)])
-async def test_export_with_each_status_shape(settings: Settings, emu: Emulator, shape: str, url_missing: bool) -> None:
-    emu.render_shape = shape  # type: ignore[assignment]
-    emu.render_url_missing = url_missing
+@pytest.mark.parametrize(("shape", "url_missing"), [("data", False), ("task", False), ("data", True)])
+async def test_export_with_each_status_shape(
+    settings: Settings, cloud: CloudQuirks, shape: str, url_missing: bool
+) -> None:
+    cloud.render_shape = shape  # type: ignore[assignment]
+    cloud.render_url_missing = url_missing
     async with inprocess(settings) as client:
         await _make_video(client)
         result = await client.call_tool("export", {})
         record_output(result)
     assert result.structured_content["status"] == "succeeded", text_of(result)
     assert probe_video(Path(result.structured_content["path"]))["codec"] == "h264"
+    assert (cloud.shaped > 0) == (shape == "task")
     if url_missing:
-        assert any("/download" in r.path for r in emu.requests)
+        assert any("/download" in r.path for r in cloud.requests)
 
 
-async def test_failed_render_is_retried_once_with_a_new_id(settings: Settings, emu: Emulator) -> None:
-    emu.fail_next_render("GPU worker lost")
+async def test_failed_render_is_retried_once_with_a_new_id(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.fail_next_render("GPU worker lost")
     async with inprocess(settings) as client:
         await _make_video(client)
         result = await client.call_tool("export", {})
     assert result.structured_content["status"] == "succeeded", text_of(result)
-    assert len(emu.renders) == 2
-    assert result.structured_content["render_id"] == list(emu.renders)[-1]
+    assert len(cloud.render_states) == 2
+    assert result.structured_content["render_id"] == list(cloud.render_states)[-1]
 
 
-async def test_render_failing_twice_reports_the_reason(settings: Settings, emu: Emulator) -> None:
-    emu.fail_next_render("GPU worker lost", times=2)
+async def test_render_failing_twice_reports_the_reason(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.fail_next_render("GPU worker lost", times=2)
     async with inprocess(settings) as client:
         await _make_video(client)
         result = await client.call_tool("export", {})
     assert result.is_error and "GPU worker lost" in text_of(result)
     assert result.structured_content["error"]["code"] == "render_failed"
-    assert len(emu.renders) == 2
+    assert len(cloud.render_states) == 2
     assert list(settings.export_dir.glob("*")) == [] if settings.export_dir.exists() else True
 
 
-async def test_interrupted_download_leaves_no_partial_file(settings: Settings, emu: Emulator) -> None:
-    emu.fail_next("cdn", fault="cut_download", times=10)
-    emu.fail_next("render_download", fault="cut_download", times=10)
+async def test_interrupted_download_leaves_no_partial_file(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.fail_next("cdn", kind="cut_download", times=10)
+    cloud.fail_next("render_download", kind="cut_download", times=10)
     async with inprocess(settings) as client:
         await _make_video(client)
         result = await client.call_tool("export", {"filename": "cut.mp4"})
         assert result.is_error and result.structured_content["error"]["code"] == "download_failed"
         assert sorted(p.name for p in settings.export_dir.iterdir()) == []
         # Once the network behaves, export again finishes the same render without rendering twice.
-        emu.clear_faults()
+        cloud.clear_faults()
         retry = await client.call_tool("export", {"job_id": result.structured_content["job_id"]})
     assert retry.structured_content["status"] == "succeeded", text_of(retry)
     assert (settings.export_dir / "cut.mp4").stat().st_size > 1000
-    assert len(emu.renders) == 1
+    assert len(cloud.render_states) == 1
 
 
-async def test_two_exports_in_parallel_get_their_own_files(settings: Settings, emu: Emulator) -> None:
+async def test_two_exports_in_parallel_get_their_own_files(settings: Settings, cloud: CloudQuirks) -> None:
     results: dict[str, Any] = {}
     async with inprocess(settings) as client:
         await _make_video(client)
@@ -206,11 +229,11 @@ async def test_two_exports_in_parallel_get_their_own_files(settings: Settings, e
             tg.start_soon(run, "second.mp4")
     paths = {results[n].structured_content["path"] for n in results}
     assert len(paths) == 2 and all(Path(p).is_file() for p in paths)
-    assert len(emu.renders) == 2
+    assert len(cloud.render_states) == 2
 
 
-async def test_export_again_resumes_the_same_render(settings: Settings, emu: Emulator) -> None:
-    emu.render_seconds = 300
+async def test_export_again_resumes_the_same_render(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.render_seconds = 300
     async with inprocess(settings) as client:
         await _make_video(client)
         first = await client.call_tool("export", {"wait_seconds": 0})
@@ -218,27 +241,28 @@ async def test_export_again_resumes_the_same_render(settings: Settings, emu: Emu
         second = await client.call_tool("export", {"wait_seconds": 30})
     assert second.structured_content["status"] == "succeeded"
     assert second.structured_content["job_id"] == first.structured_content["job_id"]
-    assert len(emu.renders) == 1
+    assert len(cloud.render_states) == 1
 
 
-async def test_cancel_a_render(settings: Settings, emu: Emulator) -> None:
-    emu.render_seconds = 100_000
+async def test_cancel_a_render(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.render_seconds = 100_000
     async with inprocess(settings) as client:
         await _make_video(client)
         started = await client.call_tool("export", {"wait_seconds": 0.05})
         with anyio.fail_after(30):  # on a busy machine the render may not be submitted yet after 0.05 s
-            while not emu.renders:
+            while not cloud.render_states:
                 await anyio.sleep(0.01)
         cancelled = await client.call_tool("export", {"cancel": True})
     assert started.structured_content["status"] == "running"
     assert cancelled.structured_content["status"] == "cancelled", text_of(cancelled)
-    render = next(iter(emu.renders.values()))
-    assert render.cancelled
+    assert next(iter(cloud.render_states.values())) == "cancelled"
 
 
-async def test_restarted_server_recovers_the_render(backend: EmulatorServer, home: Path, emu: Emulator) -> None:
-    emu.render_seconds = 1500  # 1.5 s real: long enough to kill the server in the middle
-    env = stdio_env(backend, home)
+async def test_restarted_server_recovers_the_render(
+    cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks
+) -> None:
+    cloud.render_seconds = 1500  # 1.5 s real: long enough to kill the server in the middle
+    env = stdio_env(cloud_server, home)
     connection = over_stdio(env)
     client = await connection.__aenter__()
     await _make_video(client)
@@ -247,8 +271,7 @@ async def test_restarted_server_recovers_the_render(backend: EmulatorServer, hom
     job_id = started.structured_content["job_id"]
     # Like a crash or a dead laptop battery: the server gets no chance to clean up.
     os.kill(_server_pid(env["NEMO_STATE_DIR"]), signal.SIGKILL)
-    render = next(iter(emu.renders.values()))
-    assert render.status in ("pending", "processing")  # killed mid-render
+    assert next(iter(cloud.render_states.values())) in ("pending", "processing")  # killed mid-render
     with contextlib.suppress(Exception):  # the client notices its server is gone
         await connection.__aexit__(None, None, None)
     await anyio.sleep(1.0)  # downtime: not part of how long the resumed run took
@@ -262,20 +285,20 @@ async def test_restarted_server_recovers_the_render(backend: EmulatorServer, hom
     assert resumed.structured_content["status"] == "succeeded", text_of(resumed)
     assert resumed.structured_content["elapsed_s"] <= this_run + 0.2, (resumed.structured_content, this_run)
     assert resumed.structured_content["job_id"] == job_id
-    assert len(emu.renders) == 1
+    assert len(cloud.render_states) == 1
     assert probe_video(Path(resumed.structured_content["path"]))["codec"] == "h264"
 
 
-async def test_finished_export_asked_again_refreshes_the_url(settings: Settings, emu: Emulator) -> None:
+async def test_finished_export_asked_again_refreshes_the_url(settings: Settings, cloud: CloudQuirks) -> None:
     async with inprocess(settings) as client:
         await _make_video(client)
         first = await client.call_tool("export", {})
-        polls = next(iter(emu.renders.values())).status_requests
+        polls = _status_polls(cloud)
         again = await client.call_tool("export", {"job_id": first.structured_content["job_id"]})
     assert again.structured_content["path"] == first.structured_content["path"]
     assert again.structured_content["url"]
-    assert next(iter(emu.renders.values())).status_requests == polls + 1
-    assert len(emu.renders) == 1
+    assert _status_polls(cloud) == polls + 1
+    assert len(cloud.render_states) == 1
 
 
 def _server_pid(state_dir: str) -> int:
@@ -292,7 +315,7 @@ def _server_pid(state_dir: str) -> int:
     raise AssertionError("server process not found")
 
 
-async def _export_running_then_stop(settings: Settings, emu: Emulator, **args: Any) -> str:
+async def _export_running_then_stop(settings: Settings, cloud: CloudQuirks, **args: Any) -> str:
     """Start an export and stop the server while it renders (the journal keeps it as running)."""
     async with inprocess(settings) as client:
         await _make_video(client)
@@ -301,9 +324,9 @@ async def _export_running_then_stop(settings: Settings, emu: Emulator, **args: A
         return str(started.structured_content["job_id"])
 
 
-async def test_two_calls_resuming_at_once_render_and_save_once(settings: Settings, emu: Emulator) -> None:
-    emu.render_seconds = 400
-    job_id = await _export_running_then_stop(settings, emu, filename="city.mp4")
+async def test_two_calls_resuming_at_once_render_and_save_once(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.render_seconds = 400
+    job_id = await _export_running_then_stop(settings, cloud, filename="city.mp4")
     results: list[Any] = []
     async with inprocess(settings) as client:
 
@@ -314,24 +337,26 @@ async def test_two_calls_resuming_at_once_render_and_save_once(settings: Setting
             tg.start_soon(resume)
             tg.start_soon(resume)
     assert [r.structured_content["job_id"] for r in results] == [job_id, job_id]
-    assert len(emu.renders) == 1
+    assert len(cloud.render_states) == 1
     assert sorted(p.name for p in settings.export_dir.iterdir()) == ["city.mp4"]
 
 
-async def test_export_again_without_the_filename_waits_for_the_named_one(settings: Settings, emu: Emulator) -> None:
-    emu.render_seconds = 300
+async def test_export_again_without_the_filename_waits_for_the_named_one(
+    settings: Settings, cloud: CloudQuirks
+) -> None:
+    cloud.render_seconds = 300
     async with inprocess(settings) as client:
         await _make_video(client)
         first = await client.call_tool("export", {"filename": "named.mp4", "wait_seconds": 0})
         again = await client.call_tool("export", {"wait_seconds": 30})
     assert again.structured_content["job_id"] == first.structured_content["job_id"]
     assert again.structured_content["path"].endswith("named.mp4")
-    assert len(emu.renders) == 1
+    assert len(cloud.render_states) == 1
 
 
-async def test_crash_between_submit_and_journal_does_not_render_twice(settings: Settings, emu: Emulator) -> None:
-    emu.render_seconds = 300
-    job_id = await _export_running_then_stop(settings, emu)
+async def test_crash_between_submit_and_journal_does_not_render_twice(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.render_seconds = 300
+    job_id = await _export_running_then_stop(settings, cloud)
     # Rewind the journal to the moment before the backend's answer was recorded.
     journal = settings.state_dir / "jobs.json"
     data = json.loads(journal.read_text())
@@ -342,27 +367,27 @@ async def test_crash_between_submit_and_journal_does_not_render_twice(settings: 
     async with inprocess(settings) as client:
         result = await client.call_tool("export", {"wait_seconds": 30})
     assert result.structured_content["status"] == "succeeded", text_of(result)
-    assert len(emu.renders) == 1
+    assert len(cloud.render_states) == 1
 
 
-async def _export_submitted_then_stop(settings: Settings, emu: Emulator) -> tuple[str, str]:
+async def _export_submitted_then_stop(settings: Settings, cloud: CloudQuirks) -> tuple[str, str]:
     """Start an export, wait until the backend has its render, stop the server: (job id, render id)."""
     async with inprocess(settings) as client:
         await _make_video(client)
         started = await client.call_tool("export", {"wait_seconds": 0})
         job_id = started.structured_content["job_id"]
         with anyio.fail_after(30):
-            while not emu.renders or not started.structured_content.get("render_id"):
+            while not cloud.render_states or not started.structured_content.get("render_id"):
                 await anyio.sleep(0.01)
                 started = await client.call_tool("export", {"job_id": job_id, "wait_seconds": 0})
     return job_id, str(started.structured_content["render_id"])
 
 
 async def test_a_render_request_landing_after_the_restart_check_is_not_rendered_twice(
-    settings: Settings, emu: Emulator
+    settings: Settings, cloud: CloudQuirks
 ) -> None:
-    emu.render_seconds = 300
-    job_id, render_id = await _export_submitted_then_stop(settings, emu)
+    cloud.render_seconds = 300
+    job_id, render_id = await _export_submitted_then_stop(settings, cloud)
     journal = settings.state_dir / "jobs.json"
     data = json.loads(journal.read_text())
     for job in data["jobs"]:
@@ -370,19 +395,19 @@ async def test_a_render_request_landing_after_the_restart_check_is_not_rendered_
             job["state"]["draft_submitted"] = False  # the crash came before the backend's answer
     journal.write_text(json.dumps(data))
     # The restart's check does not find it yet: the request was still in flight and lands just after.
-    emu.fail_next("render_status", http_status=404)
+    cloud.fail_next("render_status", status=404)
     async with inprocess(settings) as client:
         result = await client.call_tool("export", {"job_id": job_id, "wait_seconds": 30})
     assert result.structured_content["status"] == "succeeded", text_of(result)
     assert result.structured_content["render_id"] == render_id  # resubmitted under the same id
-    assert list(emu.renders) == [render_id]
+    assert list(cloud.render_states) == [render_id]
 
 
 async def test_unwritable_export_folder_is_explained_and_render_kept(
-    backend: EmulatorServer, home: Path, emu: Emulator
+    cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks
 ) -> None:
     (home / "not-a-folder").write_text("a file where the export folder should be")
-    settings = make_settings(backend, home, export_dir=home / "not-a-folder")
+    settings = make_settings(cloud_server, home, export_dir=home / "not-a-folder")
     async with inprocess(settings) as client:
         await _make_video(client)
         result = await client.call_tool("export", {})
@@ -391,15 +416,15 @@ async def test_unwritable_export_folder_is_explained_and_render_kept(
     assert error["code"] == "download_failed" and "NEMO_EXPORT_DIR" in error["message"]
     assert "Traceback" not in text_of(result)
     # Fixed folder, same render: asking again resumes it instead of rendering twice.
-    async with inprocess(make_settings(backend, home)) as client:
+    async with inprocess(make_settings(cloud_server, home)) as client:
         again = await client.call_tool("export", {"job_id": result.structured_content["job_id"]})
     assert again.structured_content["status"] == "succeeded", text_of(again)
-    assert len(emu.renders) == 1
+    assert len(cloud.render_states) == 1
 
 
-async def test_generate_succeeds_when_only_the_asked_for_export_fails(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream("Done! Click the Export button to download", draft=TITLE_DRAFT)
-    emu.fail_next_render("encoder crashed", times=2)
+async def test_generate_succeeds_when_only_the_asked_for_export_fails(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.next_turn("Done! Click the Export button to download", draft=TITLE_DRAFT)
+    cloud.fail_next_render("encoder crashed", times=2)
     async with inprocess(settings) as client:
         result = await client.call_tool("generate", {"instruction": "make it and send me the video"})
     data = result.structured_content
@@ -408,8 +433,8 @@ async def test_generate_succeeds_when_only_the_asked_for_export_fails(settings: 
     assert any("do not resend the instruction" in n for n in data["notices"])
 
 
-async def test_generate_cut_off_by_a_restart_is_reported_not_resumed(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream("never finished here", duration_s=100_000)
+async def test_generate_cut_off_by_a_restart_is_reported_not_resumed(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.next_turn("never finished here", duration_s=100_000)
     async with inprocess(settings) as client:
         started = await client.call_tool("generate", {"instruction": VIDEO, "wait_seconds": 0.05})
         job_id = started.structured_content["job_id"]
@@ -424,7 +449,7 @@ async def test_generate_cut_off_by_a_restart_is_reported_not_resumed(settings: S
     assert "not sent again" in text_of(job)
     # The answer to state is not "call state".
     assert "call state" not in text_of(job).lower() and "timeline below" in text_of(job)
-    assert emu.run_sse_calls == 1
+    assert cloud.calls["run_sse"] == 1
 
 
 def _age_journal(settings: Settings, job_id: str, seconds: float) -> None:
@@ -436,8 +461,8 @@ def _age_journal(settings: Settings, job_id: str, seconds: float) -> None:
     journal.write_text(json.dumps(data))
 
 
-async def test_an_old_cut_off_generate_ends(settings: Settings, emu: Emulator) -> None:
-    emu.next_stream("never finished here", duration_s=100_000)
+async def test_an_old_cut_off_generate_ends(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.next_turn("never finished here", duration_s=100_000)
     async with inprocess(settings) as client:
         started = await client.call_tool("generate", {"instruction": VIDEO, "wait_seconds": 0.05})
         job_id = started.structured_content["job_id"]
@@ -451,30 +476,30 @@ async def test_an_old_cut_off_generate_ends(settings: Settings, emu: Emulator) -
     assert "finished with it" in text_of(job)
 
 
-async def test_an_export_is_cancelled_from_its_job_id_after_a_restart(settings: Settings, emu: Emulator) -> None:
-    emu.render_seconds = 100_000
+async def test_an_export_is_cancelled_from_its_job_id_after_a_restart(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.render_seconds = 100_000
     async with inprocess(settings) as client:
         await _make_video(client)
         started = await client.call_tool("export", {"wait_seconds": 0})
         job_id = started.structured_content["job_id"]
         with anyio.fail_after(30):  # until the backend has the render: then the process that started it ends
-            while not emu.renders or not started.structured_content.get("render_id"):
+            while not cloud.render_states or not started.structured_content.get("render_id"):
                 await anyio.sleep(0.01)
                 started = await client.call_tool("export", {"job_id": job_id, "wait_seconds": 0})
     async with inprocess(settings) as client:
         cancelled = await client.call_tool("export", {"job_id": job_id, "cancel": True})
         state = await client.call_tool("state", {})
     assert cancelled.structured_content["status"] == "cancelled", text_of(cancelled)
-    assert next(iter(emu.renders.values())).cancelled  # stopped at the backend too
+    assert next(iter(cloud.render_states.values())) == "cancelled"  # stopped at the backend too
     assert state.structured_content["jobs"] == []
     async with inprocess(settings) as client:  # and it stays cancelled
         again = await client.call_tool("state", {"job_id": job_id, "wait_seconds": 0})
     assert again.structured_content["job"]["status"] == "cancelled"
 
 
-async def test_an_export_interrupted_long_ago_ends(settings: Settings, emu: Emulator) -> None:
-    emu.render_seconds = 100_000
-    job_id = await _export_running_then_stop(settings, emu)
+async def test_an_export_interrupted_long_ago_ends(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.render_seconds = 100_000
+    job_id = await _export_running_then_stop(settings, cloud)
     _age_journal(settings, job_id, 3 * 24 * 3600)
     async with inprocess(settings) as client:
         state = await client.call_tool("state", {})
@@ -485,25 +510,26 @@ async def test_an_export_interrupted_long_ago_ends(settings: Settings, emu: Emul
 
 
 async def test_a_stream_that_never_ends_is_cut_at_stream_max(
-    backend: EmulatorServer, home: Path, emu: Emulator
+    cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks
 ) -> None:
-    settings = make_settings(backend, home, stream_max=0.3)
-    emu.next_stream("too late", heartbeats=10_000, duration_s=1_000_000)
+    settings = make_settings(cloud_server, home, stream_max=0.3)
+    cloud.next_turn("too late", heartbeats=10_000, duration_s=1_000_000)
     async with inprocess(settings) as client:
         result = await client.call_tool("generate", {"instruction": VIDEO})
     assert result.structured_content["error"]["code"] == "stream_dropped"
-    assert emu.run_sse_calls == 1
+    assert cloud.calls["run_sse"] == 1
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_without_a_progress_token_progress_arrives_as_log_messages(
-    settings: Settings, emu: Emulator, mode: str
+    settings: Settings, cloud: CloudQuirks, mode: str
 ) -> None:
     notes: list[str] = []
 
     async def on_log(params: Any) -> None:
         notes.append(str(params.data))
 
+    cloud.next_turn(draft=TITLE_DRAFT, duration_s=300)  # the agent's work takes a while, as the cloud's does
     server = build_server(settings)
     async with Client(server, mode=mode, logging_callback=on_log, log_level="info") as client:
         await client.call_tool("generate", {"instruction": VIDEO})
@@ -512,34 +538,36 @@ async def test_without_a_progress_token_progress_arrives_as_log_messages(
 
 
 async def test_a_render_that_finished_during_the_restart_is_fetched_at_once(
-    backend: EmulatorServer, home: Path, emu: Emulator
+    cloud_server: LoopbackServer, home: Path, cloud: CloudQuirks
 ) -> None:
     # A first status poll 60 s out: only the resume's immediate look can finish within the 5 s wait below.
-    settings = make_settings(backend, home, poll_initial=60.0)
-    emu.render_seconds = 200  # 0.2 s real
+    settings = make_settings(cloud_server, home, poll_initial=60.0)
+    cloud.render_seconds = 200  # 0.2 s real
     async with inprocess(settings) as client:
         await _make_video(client)
         started = await client.call_tool("export", {"wait_seconds": 0})
         assert started.structured_content["status"] == "running"
         with anyio.fail_after(10):
-            while not started.structured_content.get("render_id") or not emu.renders:
+            while not started.structured_content.get("render_id") or not cloud.render_states:
                 await anyio.sleep(0.01)  # until the backend has the render and the journal knows it
                 started = await client.call_tool("export", {"wait_seconds": 0})
     await anyio.sleep(0.4)  # the render completes while no server runs
     async with inprocess(settings) as client:
         resumed = await client.call_tool("export", {"wait_seconds": 5})
     assert resumed.structured_content["status"] == "succeeded", text_of(resumed)
-    assert len(emu.renders) == 1
+    assert len(cloud.render_states) == 1
 
 
-async def test_an_old_failed_export_never_stands_in_for_a_newer_timeline(settings: Settings, emu: Emulator) -> None:
+async def test_an_old_failed_export_never_stands_in_for_a_newer_timeline(
+    settings: Settings, cloud: CloudQuirks
+) -> None:
     async with inprocess(settings) as client:
         await _make_video(client)
-        emu.fail_next("cdn", fault="cut_download", times=10)
-        emu.fail_next("render_download", fault="cut_download", times=10)
+        cloud.fail_next("cdn", kind="cut_download", times=10)
+        cloud.fail_next("render_download", kind="cut_download", times=10)
         old = await client.call_tool("export", {"filename": "a.mp4"})
         assert old.structured_content["error"]["code"] == "download_failed"
-        emu.clear_faults()
+        cloud.clear_faults()
         await client.call_tool("generate", {"instruction": 'add the title "Second cut"'})
         newer = await client.call_tool("export", {"filename": "b.mp4"})
         assert newer.structured_content["status"] == "succeeded"
@@ -551,16 +579,16 @@ async def test_an_old_failed_export_never_stands_in_for_a_newer_timeline(setting
     )
     # a.mp4's render is not reused for the new timeline; b.mp4's is, since the timeline did not change since.
     assert plain.structured_content["reused_from"] == newer.structured_content["job_id"]
-    assert len(emu.renders) == 2
+    assert len(cloud.render_states) == 2
 
 
-async def test_two_servers_on_one_home_keep_each_others_jobs(settings: Settings, emu: Emulator) -> None:
+async def test_two_servers_on_one_home_keep_each_others_jobs(settings: Settings, cloud: CloudQuirks) -> None:
     async with inprocess(settings) as first, inprocess(settings) as second:
         await _make_video(first)
         exported = await first.call_tool("export", {})
         assert exported.structured_content["status"] == "succeeded", text_of(exported)
         # The second server started before the first one's jobs existed; its writes must not drop them.
-        emu.next_stream("Sure.", draft=TITLE_DRAFT)
+        cloud.next_turn("Sure.", draft=TITLE_DRAFT)
         await _make_video(second)
     journal = json.loads((settings.state_dir / "jobs.json").read_text())
     ids = {job["job_id"] for job in journal["jobs"]}
@@ -568,9 +596,9 @@ async def test_two_servers_on_one_home_keep_each_others_jobs(settings: Settings,
     assert len([job for job in journal["jobs"] if job["kind"] == "generate"]) == 2
 
 
-async def test_the_journal_never_holds_backend_secrets_or_render_urls(settings: Settings, emu: Emulator) -> None:
+async def test_the_journal_never_holds_backend_secrets_or_render_urls(settings: Settings, cloud: CloudQuirks) -> None:
     leaked = "nmv_usr_" + "5f" * 16  # a token the backend echoes back
-    emu.next_stream(f"Done. Debug: Bearer {leaked}", draft=TITLE_DRAFT)
+    cloud.next_turn(f"Done. Debug: Bearer {leaked}", draft=TITLE_DRAFT)
     async with inprocess(settings) as client:
         made = await client.call_tool("generate", {"instruction": "make it and send me the video"})
         record_output(made)
@@ -578,19 +606,19 @@ async def test_the_journal_never_holds_backend_secrets_or_render_urls(settings: 
         url = made.structured_content["export"]["url"]
     journal = (settings.state_dir / "jobs.json").read_text()
     assert leaked not in journal
-    assert url and url not in journal and "/cdn/renders/" not in journal
+    assert url and url not in journal and "/files/renders/" not in journal
     assert json.loads(journal)["jobs"]
 
 
-async def test_state_with_an_export_job_id_only_looks(settings: Settings, emu: Emulator) -> None:
+async def test_state_with_an_export_job_id_only_looks(settings: Settings, cloud: CloudQuirks) -> None:
     """state is annotated read-only: after a restart it reports an interrupted export, it never resumes one."""
-    emu.render_seconds = 300
+    cloud.render_seconds = 300
     async with inprocess(settings) as client:
         await _make_video(client)
         started = await client.call_tool("export", {"wait_seconds": 0})
         job_id = started.structured_content["job_id"]
         with anyio.fail_after(30):
-            while not emu.renders:
+            while not cloud.render_states:
                 await anyio.sleep(0.01)
     await anyio.sleep(0.5)  # the render finishes at the backend while no server follows it
     async with inprocess(settings) as client:
@@ -600,7 +628,7 @@ async def test_state_with_an_export_job_id_only_looks(settings: Settings, emu: E
     assert looked.structured_content["job"]["status"] == "interrupted", text_of(looked)
     assert saved_by_state == []
     assert resumed.structured_content["status"] == "succeeded", text_of(resumed)
-    assert len(emu.renders) == 1
+    assert len(cloud.render_states) == 1
 
 
 def _as_older_journal(entry: dict[str, Any]) -> dict[str, Any]:
@@ -610,9 +638,9 @@ def _as_older_journal(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "params": state, "result": state.pop("result")}
 
 
-async def test_a_journal_written_before_typed_job_state_still_resumes(settings: Settings, emu: Emulator) -> None:
-    emu.render_seconds = 300
-    job_id, render_id = await _export_submitted_then_stop(settings, emu)
+async def test_a_journal_written_before_typed_job_state_still_resumes(settings: Settings, cloud: CloudQuirks) -> None:
+    cloud.render_seconds = 300
+    job_id, render_id = await _export_submitted_then_stop(settings, cloud)
     journal = settings.state_dir / "jobs.json"
     data = json.loads(journal.read_text())
     finished_turn = {
@@ -636,11 +664,11 @@ async def test_a_journal_written_before_typed_job_state_still_resumes(settings: 
     assert turn.structured_content["job"]["changes"] == ["added clip city lights"]
     assert export.structured_content["status"] == "succeeded", text_of(export)
     assert export.structured_content["render_id"] == render_id  # the old journal's render, not a second one
-    assert list(emu.renders) == [render_id]
+    assert list(cloud.render_states) == [render_id]
 
 
 async def test_render_polls_do_not_rewrite_the_journal(
-    settings: Settings, emu: Emulator, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, cloud: CloudQuirks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from nemovideo_mcp.local.store import StateStore
 
@@ -653,17 +681,17 @@ async def test_render_polls_do_not_rewrite_the_journal(
         write_json(self, name, data)
 
     monkeypatch.setattr(StateStore, "write_json", counting)
-    emu.render_never_finishes = True  # progress stalls at 95 %: the schedule keeps polling, up to poll_max apart
+    cloud.render_never_finishes = True  # progress stalls at 95 %: the schedule keeps polling, up to poll_max apart
     async with inprocess(settings) as client:
         await _make_video(client)
         started = await client.call_tool("export", {"wait_seconds": 0})
         job_id = started.structured_content["job_id"]
         with anyio.fail_after(30):
-            while not emu.renders or next(iter(emu.renders.values())).status_requests < 3:
+            while not cloud.render_states or _status_polls(cloud) < 3:
                 await anyio.sleep(0.01)
-        before, polls_before = len(writes), next(iter(emu.renders.values())).status_requests
+        before, polls_before = len(writes), _status_polls(cloud)
         with anyio.fail_after(30):
-            while next(iter(emu.renders.values())).status_requests < polls_before + 20:
+            while _status_polls(cloud) < polls_before + 20:
                 await anyio.sleep(0.01)
         during = len(writes) - before
         await client.call_tool("export", {"job_id": job_id, "cancel": True})
