@@ -398,3 +398,21 @@ def test_a_held_render_is_cancelled_though_the_studios_finished_and_its_polls_ar
         http.post("/api/render/proxy/lambda/done/cancel").json()["data"]["status"] == "cancelled"
     )  # as the studio says
     assert cloud.render_states["done"] == "completed"  # a finished render stays finished
+
+
+def test_uploads_by_link_are_refused_by_the_studio_and_accepted_as_the_cloud_does(
+    cloud: CloudQuirks, http: httpx.Client
+) -> None:
+    path = f"/api/upload-video/nemo_agent/me/{http.headers['x-session']}"
+    links = {"urls": ["https://example.com/a/clip.mp4", "https://example.com/song.mp3"], "source_type": "url"}
+    assert http.post(path, json=links).json()["code"] == 4001  # the studio works offline
+    cloud.fetches_links = True
+    answer = http.post(path, json=links).json()
+    assert answer["code"] == 0
+    files = answer["data"]["files"]
+    assert [(f["filename"], f["file_type"], f["cdn_url"]) for f in files] == [
+        ("clip.mp4", "video", "https://example.com/a/clip.mp4"),
+        ("song.mp3", "audio", "https://example.com/song.mp3"),
+    ]
+    assert http.post(path, json={"urls": ["https://example.com/notes.txt"]}).json()["code"] == 4001
+    assert all(not project.media for project in cloud.projects)  # never fetched, kept nowhere

@@ -24,16 +24,20 @@ import asyncio
 import copy
 import json
 import re
+import secrets
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nemovideo_mcp.media.formats import BACKEND_EXTENSIONS, extension
 from nemovideo_mcp.studio.adk import Turn, encode
 from nemovideo_mcp.studio.app import Studio
 from nemovideo_mcp.studio.projects import Project
@@ -157,6 +161,9 @@ class CloudQuirks:
         self.one_token_per_client = False
         self._clients: set[str] = set()
         self.omit_session_user_id = False  # session answers leave the user id out, as some cloud answers do
+        # Uploads by link are accepted, as the cloud fetches them (the studio works offline and refuses them).
+        # The link is never fetched here: its record is made from the name alone and kept nowhere.
+        self.fetches_links = False
         self._faults: dict[str, list[Fault]] = defaultdict(list)
         self.calls: dict[str, int] = defaultdict(int)
         self.shaped = 0  # render-status answers sent in the task shape
@@ -260,6 +267,12 @@ class CloudQuirks:
             if refusal is not None:
                 await act_out(refusal, self.app, scope, receive, send, hang_seconds=0)
                 return
+            if route == "upload" and self.fetches_links:
+                raw, receive = await _buffered(receive)
+                urls = (_json_object(raw) or {}).get("urls")
+                if isinstance(urls, list) and urls:
+                    await _answer(send, _linked([str(url) for url in urls]))
+                    return
             if route == "render_start" and self.render_size is not None:
                 receive = await _rewritten_body(receive, self._resized)
             if route == "anonymous_token":
@@ -434,6 +447,28 @@ class CloudQuirks:
             width, height = self.render_size
             body = {**body, "draft": {**draft, "m": {**(draft.get("m") or {}), "width": width, "height": height}}}
         return body
+
+
+def _linked(urls: list[str]) -> dict[str, Any]:
+    """The cloud's answer to an upload by link: a record per file, its metadata guessed from the name."""
+    files = []
+    for url in urls:
+        name = PurePosixPath(urlsplit(url).path).name or "remote"
+        kind = BACKEND_EXTENSIONS.get(extension(name))
+        if kind is None:
+            return {"code": 4001, "message": f"{name}: unsupported file type.", "data": None}
+        width, height = {"video": (1920, 1080), "image": (1080, 1080)}.get(kind, (None, None))
+        duration = {"video": 12.0, "audio": 30.0}.get(kind)
+        record = {"id": "m" + secrets.token_hex(8), "filename": name, "file_type": kind, "cdn_url": url}
+        files.append({**record, "duration": duration, "width": width, "height": height, "size": None})
+    return {"code": 0, "message": "success", "data": {"files": files, "session_state_applied": True}}
+
+
+async def _answer(send: Send, answer: dict[str, Any]) -> None:
+    raw = json.dumps(answer).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})
 
 
 def _with_balance(answer: dict[str, Any], balance: int) -> dict[str, Any]:
