@@ -1,4 +1,4 @@
-"""Load benchmark (not a test): one stdio server, many tool calls, against the emulator.
+"""Load benchmark (not a test): one stdio server, many tool calls, against the studio behaving like the cloud.
 
     python bench/load.py [--concurrent 50] [--sequential 2000] [--time-scale 0.001]
 
@@ -27,8 +27,11 @@ from typing import Any
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from nemovideo_mcp.studio.app import Studio, create_app
+from nemovideo_mcp.studio.server import LoopbackServer
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test backends live with the tests
-from support.emulator import Emulator, EmulatorServer
+from support.cloud import CloudQuirks
 
 TOKEN = "nmv_usr_benchmark_user_token_000000000001"
 FD_SLACK = 8  # sockets in the keep-alive pool come and go
@@ -112,55 +115,61 @@ async def timed(client: Client, phase: Phase, name: str, args: dict[str, Any]) -
 
 
 async def run(concurrent: int, sequential: int, time_scale: float) -> int:
-    emu = Emulator(time_scale=time_scale)
-    emu.add_user(TOKEN, registered=True, credits=10**9)
-    with tempfile.TemporaryDirectory() as tmp, EmulatorServer(emu) as backend:
-        home = Path(tmp)
-        (home / "media").mkdir()
-        photo = home / "media" / "photo.png"
-        png(photo)
-        env = {
-            "HOME": str(home),
-            "PATH": os.environ.get("PATH", ""),
-            "NEMO_API_URL": backend.url,
-            "NEMO_TOKEN": TOKEN,
-            "NEMO_STATE_DIR": str(home / "state"),
-            "NEMO_EXPORT_DIR": str(home / "exports"),
-            "NEMO_UPLOAD_DIRS": str(home),
-            "NEMO_POLL_INITIAL": "0.005",
-            "NEMO_POLL_MAX": "0.05",
-            "NEMO_LOG_LEVEL": "WARNING",
-        }
-        if "PYTHONPATH" in os.environ:
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        params = StdioServerParameters(command=sys.executable, args=["-m", "nemovideo_mcp"], env=env)
-        with (home / "server-stderr.log").open("w") as errlog:
-            async with Client(stdio_client(params, errlog=errlog)) as client:
-                pid = server_pid()
-                warm = Phase("warm-up")
-                made = await client.call_tool("generate", {"instruction": "make a 5-second video about the sea"})
-                assert not made.is_error, made
-                for i in range(16):
-                    await timed(client, warm, *mixed(i, str(photo)))
-                exported = await client.call_tool("export", {})
-                assert not exported.is_error, exported
+    with tempfile.TemporaryDirectory() as tmp:
+        studio = Studio(Path(tmp) / "studio")
+        cloud = CloudQuirks(create_app(studio), studio)  # any token is a user of the studio
+        cloud.time_scale, cloud.balance, cloud.fetches_links = time_scale, 10**9, True
+        cloud.render_size = (160, 90)  # real renders, small: the bench measures the server, not ffmpeg
+        with LoopbackServer(cloud) as backend:
+            return await _run(Path(tmp), backend.url, concurrent, sequential)
 
-                burst = Phase(f"{concurrent} concurrent")
-                burst.before = resources(pid)
-                start = time.perf_counter()
-                calls = [mixed(i, str(photo)) for i in range(concurrent - 2)] + [("export", {}), ("export", {})]
-                await asyncio.gather(*(timed(client, burst, name, args) for name, args in calls))
-                burst.wall = time.perf_counter() - start
-                burst.after = resources(pid)
 
-                serial = Phase(f"{sequential} sequential")
-                serial.before = resources(pid)
-                start = time.perf_counter()
-                for i in range(sequential):
-                    await timed(client, serial, *mixed(i, str(photo)))
-                serial.wall = time.perf_counter() - start
-                serial.after = resources(pid)
-                final = resources(pid)
+async def _run(home: Path, api_url: str, concurrent: int, sequential: int) -> int:
+    (home / "media").mkdir()
+    photo = home / "media" / "photo.png"
+    png(photo)
+    env = {
+        "HOME": str(home),
+        "PATH": os.environ.get("PATH", ""),
+        "NEMO_API_URL": api_url,
+        "NEMO_TOKEN": TOKEN,
+        "NEMO_STATE_DIR": str(home / "state"),
+        "NEMO_EXPORT_DIR": str(home / "exports"),
+        "NEMO_UPLOAD_DIRS": str(home),
+        "NEMO_POLL_INITIAL": "0.005",
+        "NEMO_POLL_MAX": "0.05",
+        "NEMO_LOG_LEVEL": "WARNING",
+    }
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    params = StdioServerParameters(command=sys.executable, args=["-m", "nemovideo_mcp"], env=env)
+    with (home / "server-stderr.log").open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog)) as client:
+            pid = server_pid()
+            warm = Phase("warm-up")
+            made = await client.call_tool("generate", {"instruction": "make a 5-second video about the sea"})
+            assert not made.is_error, made
+            for i in range(16):
+                await timed(client, warm, *mixed(i, str(photo)))
+            exported = await client.call_tool("export", {})
+            assert not exported.is_error, exported
+
+            burst = Phase(f"{concurrent} concurrent")
+            burst.before = resources(pid)
+            start = time.perf_counter()
+            calls = [mixed(i, str(photo)) for i in range(concurrent - 2)] + [("export", {}), ("export", {})]
+            await asyncio.gather(*(timed(client, burst, name, args) for name, args in calls))
+            burst.wall = time.perf_counter() - start
+            burst.after = resources(pid)
+
+            serial = Phase(f"{sequential} sequential")
+            serial.before = resources(pid)
+            start = time.perf_counter()
+            for i in range(sequential):
+                await timed(client, serial, *mixed(i, str(photo)))
+            serial.wall = time.perf_counter() - start
+            serial.after = resources(pid)
+            final = resources(pid)
     return report([warm, burst, serial], final)
 
 
@@ -199,7 +208,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--concurrent", type=int, default=50)
     parser.add_argument("--sequential", type=int, default=2000)
-    parser.add_argument("--time-scale", type=float, default=0.001, help="emulated seconds -> real seconds")
+    parser.add_argument("--time-scale", type=float, default=0.001, help="cloud seconds -> real seconds")
     args = parser.parse_args()
     return asyncio.run(run(args.concurrent, args.sequential, args.time_scale))
 
