@@ -2,7 +2,9 @@
 
 Uploads stream from disk, so the server's peak resident memory (VmHWM, Linux)
 must not grow with the file: the table shows it after a 1 MB, a 50 MB and a
-190 MB upload (the backend's limit is 200 MB), each to a fresh server.
+190 MB upload (the backend's limit is 200 MB), each to a fresh server. The backend is the real studio
+(behaving like the cloud, `support.cloud`), which keeps only media ffmpeg can read: each file is a real
+one-second MP4 grown to its size with a `free` box, which players skip.
 
     python bench/upload_memory.py
 """
@@ -10,6 +12,8 @@ must not grow with the file: the table shows it after a 1 MB, a 50 MB and a
 from __future__ import annotations
 
 import os
+import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -18,21 +22,33 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
+from nemovideo_mcp.media.probe import ffmpeg_exe
+from nemovideo_mcp.studio.app import Studio, create_app
+from nemovideo_mcp.studio.server import LoopbackServer
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test backends live with the tests
-from support.emulator import Emulator, EmulatorServer
+from support.cloud import CloudQuirks
 
 SIZES_MB = (1, 50, 190)
-# A valid MP4 header (ftyp box) followed by filler: the server checks the leading bytes only.
-HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
 
 
 def make_file(folder: Path, megabytes: int) -> Path:
+    """A real MP4 of `megabytes`: one second of video, then a `free` box of zeros."""
     path = folder / f"clip-{megabytes}mb.mp4"
-    with path.open("wb") as out:
-        out.write(HEAD)
+    subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi",
+         "-i", "color=c=blue:s=64x64:d=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+         str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    padding = (megabytes << 20) - path.stat().st_size
+    with path.open("ab") as out:
+        out.write(struct.pack(">I", padding) + b"free")
         chunk = b"\x00" * (1 << 20)
-        for _ in range(megabytes):
-            out.write(chunk)
+        left = padding - 8
+        while left > 0:
+            out.write(chunk[: min(left, len(chunk))])
+            left -= len(chunk)
     return path
 
 
@@ -55,8 +71,12 @@ def peak_rss_mb(state_dir: str) -> float:
 async def one(url: str, folder: Path, megabytes: int) -> tuple[float, float, float]:
     state = str(folder / f"state-{megabytes}")
     env = {
-        "HOME": str(folder), "PATH": os.environ.get("PATH", ""), "NEMO_API_URL": url, "NEMO_STATE_DIR": state,
-        "NEMO_UPLOAD_DIRS": str(folder), "NEMO_LOG_LEVEL": "WARNING",
+        "HOME": str(folder),
+        "PATH": os.environ.get("PATH", ""),
+        "NEMO_API_URL": url,
+        "NEMO_STATE_DIR": state,
+        "NEMO_UPLOAD_DIRS": str(folder),
+        "NEMO_LOG_LEVEL": "WARNING",
     }
     path = make_file(folder, megabytes)
     params = StdioServerParameters(command=sys.executable, args=["-m", "nemovideo_mcp"], env=env)
@@ -73,9 +93,10 @@ async def one(url: str, folder: Path, megabytes: int) -> tuple[float, float, flo
 
 
 async def main() -> None:
-    emu = Emulator(time_scale=0.001)
-    with EmulatorServer(emu) as backend, tempfile.TemporaryDirectory() as tmp:
-        rows = [(mb, *await one(backend.url, Path(tmp), mb)) for mb in SIZES_MB]
+    with tempfile.TemporaryDirectory() as tmp:
+        studio = Studio(Path(tmp) / "studio")
+        with LoopbackServer(CloudQuirks(create_app(studio), studio)) as backend:
+            rows = [(mb, *await one(backend.url, Path(tmp), mb)) for mb in SIZES_MB]
     print(f"{'file MB':>8} {'peak RSS before MB':>19} {'peak RSS after MB':>18} {'upload s':>9}")
     for mb, before, after, took in rows:
         print(f"{mb:>8} {before:>19.1f} {after:>18.1f} {took:>9.2f}")
