@@ -13,7 +13,7 @@ divides by the floor's time in that same round, so load that drifts during the r
 
 With --instructions, each server also runs once under valgrind, which counts the instructions it
 executes to answer: a measure that other processes on the machine cannot disturb. Then the median
-round trip of `credits` over one stdio connection to the emulator.
+round trip of `credits` over one stdio connection to the studio (behaving like the cloud, `support.cloud`).
 
     python bench/startup.py [--rounds 9] [--mode auto|legacy] [--no-peers] [--instructions] [--calls 100]
 """
@@ -41,8 +41,11 @@ import anyio
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from nemovideo_mcp.studio.app import Studio, create_app
+from nemovideo_mcp.studio.server import LoopbackServer
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test backends live with the tests
-from support.emulator import Emulator, EmulatorServer
+from support.cloud import CloudQuirks
 
 BENCH = Path(__file__).resolve().parent
 START_TIMEOUT = 60.0
@@ -347,20 +350,27 @@ def count_instructions(specs: list[Spec], logs: Path) -> None:
 
 
 async def round_trips(calls: int) -> None:
-    with EmulatorServer(Emulator(time_scale=0.001)) as backend, tempfile.TemporaryDirectory() as tmp:
-        env = fresh_env(Path(tmp), {"NEMO_API_URL": backend.url, "NEMO_LOG_LEVEL": "WARNING"})
-        params = StdioServerParameters(command=sys.executable, args=["-m", "nemovideo_mcp"], env=env)
-        trips = []
-        async with Client(params) as client:
-            await client.call_tool("credits", {})  # service start and bootstrap (token + session) outside the timing
-            for _ in range(calls):
-                began = time.perf_counter()
-                result = await client.call_tool("credits", {})
-                trips.append(time.perf_counter() - began)
-                assert not result.is_error
+    with tempfile.TemporaryDirectory() as tmp:
+        studio = Studio(Path(tmp) / "studio")
+        with LoopbackServer(CloudQuirks(create_app(studio), studio)) as backend:
+            await _credits_trips(
+                fresh_env(Path(tmp), {"NEMO_API_URL": backend.url, "NEMO_LOG_LEVEL": "WARNING"}), calls
+            )
+
+
+async def _credits_trips(env: dict[str, str], calls: int) -> None:
+    params = StdioServerParameters(command=sys.executable, args=["-m", "nemovideo_mcp"], env=env)
+    trips = []
+    async with Client(params) as client:
+        await client.call_tool("credits", {})  # service start and bootstrap (token + session) outside the timing
+        for _ in range(calls):
+            began = time.perf_counter()
+            result = await client.call_tool("credits", {})
+            trips.append(time.perf_counter() - began)
+            assert not result.is_error
     print(
         f"\ncredits round trip over stdio: median {statistics.median(trips) * 1000:.2f} ms, "
-        f"min {min(trips) * 1000:.2f}, max {max(trips) * 1000:.2f} ({calls} calls, emulator on 127.0.0.1)"
+        f"min {min(trips) * 1000:.2f}, max {max(trips) * 1000:.2f} ({calls} calls, the studio on 127.0.0.1)"
     )
 
 
