@@ -6,7 +6,8 @@ the schedule as it was before (copied below as `OldSchedule`) and the vendor's
 fixed 30 s poll. A simulated clock: this is about the schedule, not wall time.
 
 Part 2, `calls`: the median and p90 of one `credits` tool call over stdio
-against a backend in its own process, the same HTTP request sent straight to
+against a backend in its own process (the studio behaving like the cloud, `support.cloud`), the same
+HTTP request sent straight to
 that backend, and the SDK's own stdio round trip (a server with one tool that
 returns a constant; and the same with our answer as the constant, which splits
 what is left, our server's own cost per call, into the answer's size and schema
@@ -40,7 +41,7 @@ from mcp.client.stdio import stdio_client
 from nemovideo_mcp.app.polling import PollSchedule
 from nemovideo_mcp.attribution import attribution_headers
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"  # the emulator lives with the tests
+TESTS = Path(__file__).resolve().parents[1] / "tests"  # the cloud's quirks live with the tests
 
 # --- part 1: the schedule against progress curves ----------------------------------------------------------------
 
@@ -127,7 +128,7 @@ STRATEGIES: dict[str, Callable[[], Schedule]] = {
 
 
 def reading(curve: Callable[[float], float], render_s: float, queued: float, at: float) -> int | None:
-    """The backend's progress at `at` seconds after submit, None once completed. Like the emulator:
+    """The backend's progress at `at` seconds after submit, None once completed, reported like this:
     5 % in the start answer, whole numbers, at most 99 % until the render is complete."""
     x = (at - queued) / render_s
     if x >= 1:
@@ -160,7 +161,7 @@ def curves_table(runs: int) -> bool:
     print(
         f"Part 1: a finished render noticed, simulated clock ({runs} renders per row: each starts "
         f"{QUEUED[0]:g}-{QUEUED[1]:g} s after the submit answer,\neach status request takes "
-        f"{LEG[0] * 1000:g}-{LEG[1] * 1000:g} ms each way; progress is reported like the emulator: "
+        f"{LEG[0] * 1000:g}-{LEG[1] * 1000:g} ms each way; progress is reported as a backend does: "
         "5 % at submit, whole numbers, at most 99 % until complete)"
     )
     print(
@@ -224,6 +225,20 @@ async def get() -> int:
 server.run()
 """
 CLIENT_ID = "0b8a3f9e-2d54-4c9f-9a49-6a1f1d1e2b3c"
+# The backend: the studio behaving like the cloud, a new account's balance as the floor's constant says it.
+BACKEND_SERVER = """
+import sys, time
+from pathlib import Path
+from nemovideo_mcp.studio.app import Studio, create_app
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
+studio = Studio(Path(sys.argv[1]))
+cloud = CloudQuirks(create_app(studio), studio)
+cloud.balance = 100
+with LoopbackServer(cloud, port=int(sys.argv[2])):
+    while True:
+        time.sleep(3600)
+"""
 
 
 def free_port() -> int:
@@ -233,13 +248,13 @@ def free_port() -> int:
         return port
 
 
-def start_backend(log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """The emulator in a process of its own, so its work never shares a core's time slice with the client."""
+def start_backend(root: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The backend in a process of its own, so its work never shares a core's time slice with the client."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     with log.open("wb") as errors:
         process = subprocess.Popen(
-            [sys.executable, "-m", "support.emulator", "--port", str(port)],
+            [sys.executable, "-c", BACKEND_SERVER, str(root), str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=errors,
@@ -253,7 +268,7 @@ def start_backend(log: Path) -> tuple[subprocess.Popen[bytes], str]:
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"the emulator did not start: {log.read_text(errors='replace')}")
+    raise RuntimeError(f"the backend did not start: {log.read_text(errors='replace')}")
 
 
 def server_env(url: str, home: Path) -> dict[str, str]:
@@ -332,7 +347,7 @@ async def timed(
 async def calls_table(calls: int, mode: str) -> None:
     rounds, warmup = 10, 30
     with tempfile.TemporaryDirectory() as tmp:
-        backend, url = start_backend(Path(tmp) / "emulator.log")
+        backend, url = start_backend(Path(tmp) / "studio", Path(tmp) / "backend.log")
         try:
             # The server's own headers, so the direct GET is the same request as the server's.
             async with httpx.AsyncClient(base_url=url, timeout=10, headers=attribution_headers("unknown")) as http:
@@ -393,8 +408,8 @@ async def calls_table(calls: int, mode: str) -> None:
     m = {key: timings for key, (timings, _) in measures.items()}
     print(
         f"Part 2: one call, {calls // rounds * rounds} calls each after {warmup} warm-up, in {rounds} interleaved "
-        f"rounds; protocol {protocol} (Client mode {mode!r});\nthe emulator in its own process on 127.0.0.1. CPU: per "
-        "call, of the client (this process), the stdio server and the emulator; on a busy machine the steadier measure."
+        f"rounds; protocol {protocol} (Client mode {mode!r});\nthe studio in its own process on 127.0.0.1. CPU: per "
+        "call, of the client (this process), the stdio server and the backend; on a busy machine the steadier measure."
     )
     print(f"{'measure':<42} {'median ms':>9} {'p90 ms':>7} {'CPU ms':>7} {'client':>7} {'server':>7} {'backend':>7}")
     for row in m.values():
