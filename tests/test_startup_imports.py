@@ -17,7 +17,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from conftest import OUTPUTS, stdio_env
-from support.emulator import Emulator, EmulatorServer
+from nemovideo_mcp.studio.server import LoopbackServer
+from support.cloud import CloudQuirks
 
 # Runs the server's entry point as `python -m` or the console script would, and lists sys.modules at exit.
 WRAPPER = """
@@ -86,13 +87,13 @@ async def modules_after(
 
 @pytest.mark.parametrize(("entry", "mode"), [("module", "auto"), ("console-script", "legacy")])
 async def test_listing_the_tools_loads_no_backend_client_and_a_call_does(
-    backend: EmulatorServer, emu: Emulator, home: Path, entry: str, mode: str
+    cloud_server: LoopbackServer, cloud: CloudQuirks, home: Path, entry: str, mode: str
 ) -> None:
-    env = stdio_env(backend, home)
+    env = stdio_env(cloud_server, home)
     listed, count, _ = await modules_after(entry_of(entry), mode, env, home)
     assert count == 5
     assert loaded(listed, "nemovideo_mcp.mcp.tools")
-    assert emu.requests == [], "starting and listing the tools must not contact the backend"
+    assert cloud.requests == [], "starting and listing the tools must not contact the backend"
     assert [module for module in NOT_AT_START if loaded(listed, module)] == []
 
     called, _, is_error = await modules_after(entry_of(entry), mode, env, home, call="credits")
