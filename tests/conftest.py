@@ -1,5 +1,5 @@
-"""Shared fixtures: a real backend on loopback (the studio behaving like the cloud, or the legacy
-emulator), settings pointing at it, and MCP clients.
+"""Shared fixtures: a real backend on loopback (the studio behaving like the cloud), settings pointing
+at it, and MCP clients.
 
 Every test that talks to the server goes through the MCP SDK's `Client`,
 either in-process or over a spawned stdio process, against the backend
@@ -26,10 +26,9 @@ from nemovideo_mcp.settings import Settings
 from nemovideo_mcp.studio.app import Studio, create_app
 from nemovideo_mcp.studio.server import LoopbackServer
 from support.cloud import CloudQuirks
-from support.emulator import Emulator, EmulatorServer
 from support.images import png
 
-# Every token any emulator or studio handed out during the run: the leak scan looks for these.
+# Every token any studio handed out during the run: the leak scan looks for these.
 ISSUED_TOKENS: set[str] = set()
 # Everything the server under test wrote (stderr of stdio servers, tool results): scanned for tokens.
 OUTPUTS: list[str] = []
@@ -43,7 +42,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(autouse=True)
 def _no_token_in_this_tests_outputs() -> Iterator[None]:
-    """After each test (its emulators closed, its logs collected): none of its outputs holds an issued token.
+    """After each test (its studios closed, its logs collected): none of its outputs holds an issued token.
 
     Outermost of the fixtures, so it sees what the others add at teardown. Tokens only ever accumulate, so
     checking each test's own outputs catches every leak whatever the order, `-k` or worker a test runs in.
@@ -61,19 +60,6 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("NEMO_") or key == "SKILL_SOURCE":
             monkeypatch.delenv(key, raising=False)
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    emulator = Emulator(time_scale=0.001)
-    yield emulator
-    ISSUED_TOKENS.update(emulator.issued_tokens)
-
-
-@pytest.fixture
-def backend(emu: Emulator) -> Iterator[EmulatorServer]:
-    with EmulatorServer(emu) as server:
-        yield server
 
 
 @pytest.fixture
@@ -116,8 +102,8 @@ def make_settings(backend: LoopbackServer, home: Path, **overrides: Any) -> Sett
 
 
 @pytest.fixture
-def settings(backend: EmulatorServer, home: Path) -> Settings:
-    return make_settings(backend, home)
+def settings(cloud_server: LoopbackServer, home: Path) -> Settings:
+    return make_settings(cloud_server, home)
 
 
 @asynccontextmanager
@@ -210,7 +196,7 @@ def probe_video(path: Path) -> dict[str, Any]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The whole run's leak scan: no token the emulators or studios issued may appear in any captured output."""
+    """The whole run's leak scan: no token the studios issued may appear in any captured output."""
     leaks = [t for t in ISSUED_TOKENS if any(t in out for out in OUTPUTS)]
     if leaks:
         sys.stderr.write(f"\nSECRET LEAK: {len(leaks)} issued token(s) appeared in server output\n")

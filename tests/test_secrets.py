@@ -1,7 +1,7 @@
 """Secrets: forced through every output path and checked there.
 
 Every test's outputs (tool results, stdio servers' stderr, captured logs) are also
-scanned for every token the studios (and the legacy emulator) issued, after each test, by the autouse
+scanned for every token the studios issued, after each test, by the autouse
 fixture in `conftest.py`, and once more over the whole run at the end: the scan
 does not depend on file names, test order, `-k` or parallel workers.
 """
