@@ -18,7 +18,7 @@ Caps, whatever the readings: the first look comes at `initial`; no later wait
 is longer than `ceiling` (the vendor's own poll) nor shorter than `SHORTEST`
 of it; while a render is behind, none is longer than `BEHIND_WAIT` of it, or a
 quarter of the time it has been behind. Every time is a fraction of `ceiling`,
-so a faster clock (the local studio, the tests' emulator) scales the whole
+so a faster clock (the local studio, the tests' accelerated renders) scales the whole
 schedule through the settings.
 Tuned with bench/render_polling.py on even, slow-start, fast-start and
 stalling progress.
