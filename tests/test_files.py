@@ -43,6 +43,7 @@ MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + _MDAT
 MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + _MDAT
 M4A = b"\x00\x00\x00\x1cftypM4A \x00\x00\x00\x00M4A mp42isom" + _MDAT
 
+
 def _image(fmt: str) -> bytes:
     """A real, decodable picture: uploads of images are decoded, not just sniffed."""
     buffer = io.BytesIO()
@@ -57,11 +58,7 @@ WEBP = _image("WEBP")
 PNG_HEADER_ONLY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
 WAV = b"RIFF\x44\x00\x00\x00WAVEfmt \x10\x00\x00\x00" + b"\x00" * 16 + b"data\x20\x00\x00\x00" + b"\x00" * 32
 AVI = b"RIFF\x58\x00\x00\x00AVI LIST\x04\x00\x00\x00hdrlLIST\x04\x00\x00\x00movi" + b"\x00" * 64
-EBML = (
-    b"\x1a\x45\xdf\xa3\x8f\x42\x86\x81\x01\x42\x82\x84webm\x42\x87\x81\x04"
-    + b"\x18\x53\x80\x67\x80"
-    + b"\x00" * 64
-)
+EBML = b"\x1a\x45\xdf\xa3\x8f\x42\x86\x81\x01\x42\x82\x84webm\x42\x87\x81\x04" + b"\x18\x53\x80\x67\x80" + b"\x00" * 64
 _MP3_FRAMES = (b"\xff\xfb\x90\x64" + b"\x00" * 413) * 4  # 128 kbit/s, 44.1 kHz: 417-byte frames
 MP3_ID3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + _MP3_FRAMES
 MP3_FRAME = _MP3_FRAMES

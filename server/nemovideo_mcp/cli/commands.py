@@ -517,7 +517,7 @@ def upload_text(result: Any) -> str:
         lines.append("Not uploaded:")
         lines += [f"- {refusal.message}" for refusal in result.refused]
     if result.files:
-        lines.append("Next: describe the video with `nemovideo-mcp generate \"...\"`; the uploaded media will be used.")
+        lines.append('Next: describe the video with `nemovideo-mcp generate "..."`; the uploaded media will be used.')
     return "\n".join(lines)
 
 

@@ -75,7 +75,9 @@ def check_state_dir(settings: Settings) -> Check:
         reason = _writable(base) if base.is_dir() else "not a folder"
         if reason:
             return Check(
-                "state folder", "fail", f"{folder} does not exist and cannot be created in {base}: {reason}",
+                "state folder",
+                "fail",
+                f"{folder} does not exist and cannot be created in {base}: {reason}",
                 f"Set {var} to a folder you can write, or fix the permissions of {base}.",
             )
         return Check("state folder", "ok", f"{folder} will be created (mode 0700) on first use")
@@ -84,7 +86,9 @@ def check_state_dir(settings: Settings) -> Check:
     reason = _writable(folder)
     if reason:
         return Check(
-            "state folder", "fail", f"{folder} is not writable: {reason}",
+            "state folder",
+            "fail",
+            f"{folder} is not writable: {reason}",
             f"Fix its permissions (chmod 700 {folder}) or set {var} to a folder you own.",
         )
     if _IS_WINDOWS or not hasattr(os, "getuid"):
@@ -92,7 +96,9 @@ def check_state_dir(settings: Settings) -> Check:
     info = folder.stat()
     if info.st_uid != os.getuid():
         return Check(
-            "state folder", "fail", f"{folder} belongs to another user (uid {info.st_uid})",
+            "state folder",
+            "fail",
+            f"{folder} belongs to another user (uid {info.st_uid})",
             f"Set {var} to a folder you own; the token stored there must be private.",
         )
     problems = []
@@ -103,7 +109,9 @@ def check_state_dir(settings: Settings) -> Check:
         problems.append("readable by others: " + ", ".join(sorted(loose)[:5]))
     if problems:
         return Check(
-            "state folder", "warn", f"{folder}: {'; '.join(problems)} (it holds your token)",
+            "state folder",
+            "warn",
+            f"{folder}: {'; '.join(problems)} (it holds your token)",
             f"chmod 700 {folder} && chmod 600 {folder}/* (the server also tightens it on start)",
         )
     return Check("state folder", "ok", f"{folder} is private (0700) and writable")
@@ -118,7 +126,9 @@ def check_export_dir(settings: Settings) -> Check:
     reason = _writable(target)
     if reason:
         return Check(
-            "export folder", "fail", f"cannot save MP4s in {folder}: {reason}",
+            "export folder",
+            "fail",
+            f"cannot save MP4s in {folder}: {reason}",
             f"Set {var} to a folder you can write (relative paths start at your home folder).",
         )
     note = "" if folder.exists() else " (will be created)"
@@ -136,7 +146,9 @@ async def _probe_api(settings: Settings) -> Check:
     except httpx.HTTPError as exc:
         reason = str(exc) or type(exc).__name__
         return Check(
-            "API", "fail", f"cannot reach {url}: {reason}",
+            "API",
+            "fail",
+            f"cannot reach {url}: {reason}",
             f"Check the network, a proxy (HTTPS_PROXY) or firewall, and {env_name('api_url')}. "
             "NEMO_API_URL=local runs the built-in backend with no network.",
         )
@@ -187,7 +199,9 @@ async def check_token(settings: Settings, api_ok: bool) -> Check:
         expiry = _jwt_expiry(token)
         if expiry and token_expired(expiry):
             return Check(
-                "token", "fail", f"NEMO_TOKEN expired on {expiry}",
+                "token",
+                "fail",
+                f"NEMO_TOKEN expired on {expiry}",
                 "Copy a fresh token from your NemoVideo account into NEMO_TOKEN, or unset it to use a free "
                 "anonymous account.",
             )
@@ -196,7 +210,9 @@ async def check_token(settings: Settings, api_ok: bool) -> Check:
         available, code = await _credits_with(settings, token)
         if code in ("auth_failed", "token_rejected"):
             return Check(
-                "token", "fail", "NemoVideo rejected NEMO_TOKEN (invalid or expired)",
+                "token",
+                "fail",
+                "NemoVideo rejected NEMO_TOKEN (invalid or expired)",
                 "Copy a fresh token from your NemoVideo account into NEMO_TOKEN, or unset it to use a free "
                 "anonymous account.",
             )
@@ -205,13 +221,14 @@ async def check_token(settings: Settings, api_ok: bool) -> Check:
         until = f", expires {expiry}" if expiry else ""
         return Check("token", "ok", f"NEMO_TOKEN accepted: {available} credits available{until}")
 
-
     stored_path = settings.state_dir / IDENTITY_FILE
     try:
         stored = json.loads(stored_path.read_text(encoding="utf-8")) if stored_path.is_file() else None
     except (OSError, ValueError):
         return Check(
-            "token", "warn", f"{stored_path} is unreadable; a new anonymous account is made on first use",
+            "token",
+            "warn",
+            f"{stored_path} is unreadable; a new anonymous account is made on first use",
             f"Remove {stored_path} if this repeats.",
         )
     if not isinstance(stored, dict) or stored.get("api_url") != settings.api_url or not stored.get("token"):
@@ -219,7 +236,9 @@ async def check_token(settings: Settings, api_ok: bool) -> Check:
     expires_at = str(stored.get("expires_at") or "")
     if expires_at and token_expired(expires_at):
         return Check(
-            "token", "ok", f"the stored anonymous token expired on {expires_at}; a new one is obtained "
+            "token",
+            "ok",
+            f"the stored anonymous token expired on {expires_at}; a new one is obtained "
             "automatically (one per computer per week); set NEMO_TOKEN to keep your projects",
         )
     if not api_ok:
@@ -227,7 +246,9 @@ async def check_token(settings: Settings, api_ok: bool) -> Check:
     available, code = await _credits_with(settings, str(stored["token"]))
     if code is not None:
         return Check(
-            "token", "warn", f"the stored anonymous token was not accepted ({code}); it is renewed automatically",
+            "token",
+            "warn",
+            f"the stored anonymous token was not accepted ({code}); it is renewed automatically",
         )
     until = f", expires {expires_at}" if expires_at else ""
     return Check("token", "ok", f"anonymous account: {available} credits available{until}")
@@ -264,7 +285,9 @@ def check_studio(settings: Settings) -> Check:
         font = font_report()
     except Exception as exc:  # a missing font package must be reported, not crash the doctor
         return Check(
-            "studio", "warn", f"no font for titles and captions: {exc}",
+            "studio",
+            "warn",
+            f"no font for titles and captions: {exc}",
             "Reinstall the server (python -m pip install --force-reinstall noto-cjk-sans-otc).",
         )
     if not root.is_dir():
@@ -283,7 +306,9 @@ def check_uvx() -> Check:
     if found:
         return Check("uvx", "ok", f"{found} (client configs may launch `uvx nemovideo-mcp`)")
     return Check(
-        "uvx", "warn", "uvx is not on PATH: a client config that launches `uvx` fails with \"spawn uvx ENOENT\"",
+        "uvx",
+        "warn",
+        'uvx is not on PATH: a client config that launches `uvx` fails with "spawn uvx ENOENT"',
         "Install uv (https://docs.astral.sh/uv/), or run `nemovideo-mcp install <client>`, which writes the "
         "absolute path of this install.",
     )

@@ -220,9 +220,7 @@ def _dump(config: dict[str, Any]) -> str:
     return json.dumps(config, indent=2, ensure_ascii=False) + "\n"
 
 
-def plan_install(
-    path: Path, name: str, entry: dict[str, Any], *, forced_env: dict[str, str] | None = None
-) -> Plan:
+def plan_install(path: Path, name: str, entry: dict[str, Any], *, forced_env: dict[str, str] | None = None) -> Plan:
     old_text: str | None = None
     config: dict[str, Any] = {}
     if path.exists():
