@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nemovideo_mcp import __version__
-from nemovideo_mcp.text.sizes import human_size
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -503,16 +502,11 @@ def _print_outcome(
 
 def upload_text(result: Any) -> str:
     """The upload result for a person: each file with its type, length, size; then what was refused."""
+    from nemovideo_mcp.app.upload import describe_item
+
     lines = [f"Uploaded {len(result.files)} file(s):"] if result.files else ["Nothing was uploaded."]
     for item in result.files:
-        parts = [item.type or "file"]
-        if item.duration_s:
-            parts.append(f"{item.duration_s:g} s")
-        if item.width and item.height:
-            parts.append(f"{item.width}x{item.height}")
-        if item.size_bytes:
-            parts.append(human_size(item.size_bytes))
-        lines.append(f"- {item.filename or item.source}: {', '.join(parts)}")
+        lines.append(f"- {item.filename or item.source}: {describe_item(item)}")
     if result.refused:
         lines.append("Not uploaded:")
         lines += [f"- {refusal.message}" for refusal in result.refused]
