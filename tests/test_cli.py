@@ -409,10 +409,12 @@ def test_a_partial_upload_fails_and_sizes_read_well(cli_env: Path, capsys: pytes
 
 
 def test_human_sizes() -> None:
-    assert cli.human_size(512) == "512 bytes"
-    assert cli.human_size(50 * 1024) == "50 KB"
-    assert cli.human_size(int(3.4 * 1024**2)) == "3.4 MB"
-    assert cli.human_size(2 * 1024**3) == "2.0 GB"
+    from nemovideo_mcp.text.sizes import human_size
+
+    assert human_size(512) == "512 bytes"
+    assert human_size(50 * 1024) == "50 KB"
+    assert human_size(int(3.4 * 1024**2)) == "3.4 MB"
+    assert human_size(2 * 1024**3) == "2.0 GB"
 
 
 # -- relative upload paths (issue 12 #4) ---------------------------------------------------------
