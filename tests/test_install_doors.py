@@ -22,35 +22,11 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from conftest import OUTPUTS
+from support.checkout import copy_checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORK_SETTINGS = ("UV_", "PIP_", "SSL_CERT", "REQUESTS_CA", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 EXPECTED_TOOLS = {"generate", "upload", "state", "credits", "export"}
-# What a fresh clone contains (ignoring caches and local environments).
-IGNORE = shutil.ignore_patterns(
-    "__pycache__",
-    "*.pyc",
-    ".venv",
-    "venv",
-    "dist",
-    "build",
-    "*.egg-info",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".git",
-    "nemovideo-demo",
-)
-
-
-def copy_checkout(target: Path) -> Path:
-    target.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md", "LICENSE", ".env.example", "SECURITY.md"):
-        if (ROOT / name).exists():
-            shutil.copy2(ROOT / name, target / name)
-    for name in ("server", "manifests", "docs"):
-        shutil.copytree(ROOT / name, target / name, ignore=IGNORE)
-    return target
 
 
 def find_tool(name: str) -> str | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import email
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -22,38 +21,17 @@ from mcp.client.stdio import stdio_client
 from conftest import OUTPUTS
 from nemovideo_mcp import __version__
 from nemovideo_mcp.studio.server import LoopbackServer
+from support.checkout import copy_checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 SKILL = ROOT / "manifests" / "skills" / "video-generator-for-free-ai" / "SKILL.md"
-# What a fresh clone contains (ignoring caches and local environments).
-IGNORE = shutil.ignore_patterns(
-    "__pycache__",
-    "*.pyc",
-    ".venv",
-    "venv",
-    "dist",
-    "build",
-    "*.egg-info",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".git",
-    "nemovideo-demo",
-)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """(wheel, install target): built from a clean copy, installed with pip --target."""
     base = tmp_path_factory.mktemp("packaging")
-    source = base / "src"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE", ".env.example", "SECURITY.md"):
-        if (ROOT / name).exists():
-            shutil.copy2(ROOT / name, source / name)
-    for name in ("server", "manifests", "docs"):
-        if (ROOT / name).exists():
-            shutil.copytree(ROOT / name, source / name, ignore=IGNORE)
+    source = copy_checkout(base / "src")
     dist = base / "dist"
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", str(source), "-w", str(dist)],
