@@ -476,6 +476,30 @@ async def test_an_old_cut_off_generate_ends(settings: Settings, cloud: CloudQuir
     assert "finished with it" in text_of(job)
 
 
+async def test_a_render_cancelled_at_the_backend_ends_its_job_cancelled(settings: Settings, cloud: CloudQuirks) -> None:
+    """Someone else (or this server's own cancel, racing a status poll) stops the render at the backend: the job
+    learns it from a poll and ends cancelled, not failed."""
+    import httpx
+
+    cloud.render_never_finishes = True
+    async with inprocess(settings) as client:
+        await _make_video(client)
+        started = await client.call_tool("export", {"wait_seconds": 0})
+        job_id = started.structured_content["job_id"]
+        with anyio.fail_after(30):
+            while not cloud.render_states:
+                await anyio.sleep(0.01)
+        render_id = next(iter(cloud.render_states))
+        async with httpx.AsyncClient(base_url=settings.api_url, timeout=10) as http:
+            headers = {"Authorization": f"Bearer {cloud.issued_tokens[-1]}"}
+            answer = await http.post(f"/api/render/proxy/lambda/{render_id}/cancel", headers=headers)
+        assert answer.json()["data"]["status"] == "cancelled", answer.text
+        ended = await client.call_tool("state", {"job_id": job_id, "wait_seconds": 30})
+    job = ended.structured_content["job"]
+    assert job["status"] == "cancelled", text_of(ended)
+    assert job["error"]["code"] == "render_cancelled"
+
+
 async def test_an_export_is_cancelled_from_its_job_id_after_a_restart(settings: Settings, cloud: CloudQuirks) -> None:
     cloud.render_seconds = 100_000
     async with inprocess(settings) as client:

@@ -270,8 +270,11 @@ class JobManager:
             try:
                 result = await runner(job)
             except NemoError as exc:
-                job.finish("failed", error=self._error_info(exc))
-                log.info("job failed", job_id=job.record.job_id, code=exc.code)
+                # A render stopped at the backend (by this cancel racing a poll, or by someone else) was cancelled,
+                # not failed: no file was promised.
+                status: JobStatus = "cancelled" if exc.code == "render_cancelled" else "failed"
+                job.finish(status, error=self._error_info(exc))
+                log.info("job ended", status=status, job_id=job.record.job_id, code=exc.code)
             except Exception:  # a bug must not take the server down with it
                 log.exception("job crashed", job_id=job.record.job_id)
                 job.finish("failed", error=UNEXPECTED)
