@@ -215,13 +215,22 @@ SAME = CreditsResult(message="Credits: 100 available (100 total). (free anonymou
 async def shaped() -> Annotated[CallToolResult, CreditsResult]:
     return _to_result(SAME, is_error=False)
 # The same GET as ours, from a tool with nothing else in it: the floor for a tool that asks a backend.
-import os, httpx
+import logging, os, httpx
 from nemovideo_mcp.attribution import attribution_headers
+# The SDK's logging setup shows httpx's INFO line for every request, rendered by rich; ours logs at warning. Without
+# this the floor would pay a few milliseconds per call that no real server pays.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 http = httpx.AsyncClient(base_url=os.environ["BACKEND"], headers=attribution_headers("unknown"), timeout=10)
 @server.tool(name="get")
 async def get() -> int:
     answer = await http.get("/api/credits/balance/simple", headers={"Authorization": "Bearer " + os.environ["TOKEN"]})
     return answer.json()["data"]["available"]
+# The same GET and the same answer as ours: what is left between it and ours is our own code.
+@server.tool(name="get_shaped")
+async def get_shaped() -> Annotated[CallToolResult, CreditsResult]:
+    answer = await http.get("/api/credits/balance/simple", headers={"Authorization": "Bearer " + os.environ["TOKEN"]})
+    data = answer.json()["data"]
+    return _to_result(SAME.model_copy(update={"available": data["available"]}), is_error=False)
 server.run()
 """
 CLIENT_ID = "0b8a3f9e-2d54-4c9f-9a49-6a1f1d1e2b3c"
@@ -391,6 +400,7 @@ async def calls_table(calls: int, mode: str) -> None:
                         "floor": (Timings("SDK floor: constant tool over stdio"), floor_tool("constant")),
                         "shaped": (Timings("SDK floor with our answer, as a constant"), floor_tool("shaped")),
                         "plain": (Timings("minimal server whose tool sends the GET"), floor_tool("get")),
+                        "same": (Timings("minimal server: the GET, then our answer"), floor_tool("get_shaped")),
                     }
                     servers = [pid for pid in children() if pid != backend.pid]
                     scratch = Timings("warm-up")
@@ -423,10 +433,13 @@ async def calls_table(calls: int, mode: str) -> None:
         cpu = m[plus].cpu_per_call() - sum(m[key].cpu_per_call() for key in minus)
         print(f"{label:<42} {wall * 1000:>9.3f} {'':>7} {cpu * 1000:>7.3f}")
 
-    difference("ours = tool - GET - SDK floor (<= 0.300)", "tool", "get", "floor")
+    difference("tool - GET - SDK floor (the issue's formula)", "tool", "get", "floor")
     difference("  of which our answer's size and schema", "shaped", "floor")
     difference("  of which the rest", "tool", "get", "shaped")
-    difference("tool - minimal server sending the GET", "tool", "plain")
+    # A GET sent from inside an SDK stdio server costs more than the same GET sent from here: the row below is what
+    # the minimal server pays on top of its floor. The fair measure of our own overhead is against that server.
+    difference("minimal server's GET - GET - SDK floor", "plain", "get", "floor")
+    difference("ours = tool - minimal server's GET and answer (<= 0.300)", "tool", "same")
 
 
 async def main() -> None:
