@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +113,17 @@ class _Graph:
         self.labels: list[str] = []
         self.filters: list[str] = []
         self.checks: list[tuple[Path, str, str, float]] = []
+        self.stills: list[Callable[[], Path]] = []  # prepared together once the graph is known
+
+    def prepare_stills(self) -> None:
+        """Run the still preparations side by side (Pillow releases the GIL while it decodes and resizes), two at
+        a time so two large photos are the most held in memory at once; the first failure, in scene order, wins."""
+        if not self.stills:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1, len(self.stills)))) as pool:
+            pending = [pool.submit(job) for job in self.stills]
+            for job in pending:
+                job.result()
 
     def add_input(self, path: Path, label: str, *options: str) -> int:
         self.input_args += [*options, "-i", _file_arg(path)]
@@ -179,7 +192,8 @@ def _resolve(shot: Shot, assets: Mapping[str, Asset]) -> Asset:
 
 
 def _photo_branch(g: _Graph, shot: Shot, asset: Asset, label: str, out: str) -> None:
-    still = prepare_photo(asset.path, label, g.width, g.height, g.work_dir / f"scene_{shot.number:03d}.yuv")
+    still = g.work_dir / f"scene_{shot.number:03d}.yuv"
+    g.stills.append(lambda: prepare_photo(asset.path, label, g.width, g.height, still))
     index = g.add_raw(still, label, g.width, g.height)
     motion = _ken_burns(shot.scene.motion, shot.length, g.width, g.height, g.fps)
     g.filters.append(f"{g.still_frames(index, shot.length)}{motion},setsar=1[{out}]")
@@ -191,7 +205,8 @@ def _color_branch(g: _Graph, shot: Shot, out: str) -> None:
     travel = min(round(g.height * 0.12), shot.length - 1)
     travel += travel % 2  # yuv420p: even sizes
     path = g.work_dir / f"scene_{shot.number:03d}.yuv"
-    prepare_gradient(shot.scene.background, g.width, g.height + travel, path, seed=shot.number)
+    colors, seed, height = shot.scene.background, shot.number, g.height + travel
+    g.stills.append(lambda: prepare_gradient(colors, g.width, height, path, seed=seed))
     index = g.add_raw(path, scene_label(shot.scene, shot.number), g.width, g.height + travel)
     drift = f"{travel}*n/{max(1, shot.length - 1)}"
     g.filters.append(
@@ -396,6 +411,8 @@ def plan_render(
         f"[{current}]format=yuv420p,setsar=1,"
         f"setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv,trim=end_frame={total}[vout]"
     )
+
+    g.prepare_stills()
 
     samples = _samples(total, fps)
     if _music(g, timeline, assets, samples, "music"):
