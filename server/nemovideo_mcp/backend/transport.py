@@ -112,6 +112,14 @@ class RetryTransport(httpx.AsyncBaseTransport):
     async def _buffered(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
         """The whole answer in memory, decoded, refused past the size cap while it arrives."""
         limit = self.policy.max_answer_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) <= limit and "content-encoding" not in response.headers:
+            # The common case, read as it is: the framing stops at the declared length, nothing to decode.
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            return response
         body = bytearray()
         try:
             async for chunk in response.aiter_bytes():
