@@ -16,6 +16,9 @@ from .stills import CONTAIN_RATIO, aspect_mismatch, prepare_gradient, prepare_ph
 from .text import draw_text_card
 
 SAMPLE_RATE = 48_000
+# The filter graph goes to ffmpeg in a file: inline, a timeline of a few dozen photos and captions would pass
+# Windows' 32,767-character command-line limit (and, with a few hundred, Linux's 128 KB for one argument).
+GRAPH_FILE = "graph.txt"
 X264_PRESET = "veryfast"  # on 2 cores: about real time at 1080p with motion on every photo
 CRF = 20
 AUDIO_BITRATE = "192k"
@@ -52,6 +55,12 @@ class RenderPlan:
     duration_s: float = 0.0
     output: Path = Path()
     checks: list[tuple[Path, str, str, float]] = field(default_factory=list)  # (file, "v"/"a", label, seek s)
+    # ffmpeg runs in here: the prepared stills, the text cards and the filter graph are named relative to it.
+    work_dir: Path = Path()
+
+    @property
+    def graph_file(self) -> Path:
+        return self.work_dir / GRAPH_FILE
 
 
 def frames_for(ms: int, fps: int) -> int:
@@ -92,8 +101,11 @@ def scene_label(scene: Scene, number: int, asset: Asset | None = None) -> str:
     return f"scene {number}"
 
 
-def _file_arg(path: Path) -> str:
-    # "file:" keeps ffmpeg from reading a colon in a file name as a protocol.
+def _file_arg(path: Path, work_dir: Path) -> str:
+    # "file:" keeps ffmpeg from reading a colon in a file name as a protocol. The files prepared in the work
+    # folder (where ffmpeg runs) go by their short names, so a long timeline's command stays short.
+    if path.parent.resolve() == work_dir.resolve():
+        return f"file:{path.name}"
     return f"file:{path.resolve()}"
 
 
@@ -126,7 +138,7 @@ class _Graph:
                 job.result()
 
     def add_input(self, path: Path, label: str, *options: str) -> int:
-        self.input_args += [*options, "-i", _file_arg(path)]
+        self.input_args += [*options, "-i", _file_arg(path, self.work_dir)]
         self.labels.append(label)
         return len(self.labels) - 1
 
@@ -436,8 +448,8 @@ def plan_render(
         "-v",
         "error",
         *g.input_args,
-        "-filter_complex",
-        ";".join(g.filters),
+        "-/filter_complex",  # ffmpeg 7+: the option's value is read from this file
+        GRAPH_FILE,
         "-map",
         "[vout]",
         "-map",
@@ -493,9 +505,10 @@ def plan_render(
         "-stats_period",
         "0.25",
         "-y",
-        _file_arg(out),
+        _file_arg(out, work_dir),
     ]
-    return RenderPlan(argv, g.labels, total, total / fps, out, g.checks)
+    (work_dir / GRAPH_FILE).write_text(";".join(g.filters), encoding="utf-8")
+    return RenderPlan(argv, g.labels, total, total / fps, out, g.checks, work_dir)
 
 
 def build_command(

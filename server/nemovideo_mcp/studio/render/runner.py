@@ -122,6 +122,7 @@ async def run_plan(
     log.info("render starting", extra={"inputs": len(plan.inputs), "frames": plan.frames})
     proc = await asyncio.create_subprocess_exec(
         *argv,
+        cwd=plan.work_dir,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
