@@ -126,6 +126,7 @@ class _Graph:
         self.filters: list[str] = []
         self.checks: list[tuple[Path, str, str, float]] = []
         self.stills: list[Callable[[], Path]] = []  # prepared together once the graph is known
+        self.lanes = [_Lane("la"), _Lane("lb")]  # moving photos, alternately: neighbours never share one
 
     def prepare_stills(self) -> None:
         """Run the still preparations side by side (Pillow releases the GIL while it decodes and resizes), two at
@@ -159,12 +160,12 @@ class _Graph:
         return f"[{index}:v]{tags},loop=loop={length - 1}:size=1:start=0,settb=1/{self.fps},setpts=N"
 
 
-def _ken_burns(motion: str, length: int, width: int, height: int, fps: int) -> str:
-    """Sub-pixel zoom or pan with perspective: it resamples with 1/256 pixel precision every frame, where
-    zoompan and crop step by whole pixels and visibly shake on slow moves."""
-    if motion == "none" or length < 2:
-        return ""
-    progress = f"(on/{length - 1})"
+def _corners(motion: str, length: int, width: int, height: int, fps: int, frame: str) -> dict[str, str]:
+    """Where the four corners of the view sit in the photo at frame ``frame`` (an expression) of a scene.
+
+    Sub-pixel zoom or pan with perspective: it resamples with 1/256 pixel precision every frame, where zoompan and
+    crop step by whole pixels and visibly shake on slow moves."""
+    progress = f"({frame}/{length - 1})"
     seconds = length / fps
     half_w, half_h = width / 2, height / 2
     if motion in ("zoom_in", "zoom_out"):
@@ -182,9 +183,53 @@ def _ken_burns(motion: str, length: int, width: int, height: int, fps: int) -> s
     cy = f"{half_h}"
     hw, hh = f"({half_w}/{zoom})", f"({half_h}/{zoom})"
     left, right, top, bottom = f"{cx}-{hw}", f"{cx}+{hw}", f"{cy}-{hh}", f"{cy}+{hh}"
-    corners = {"x0": left, "y0": top, "x1": right, "y1": top, "x2": left, "y2": bottom, "x3": right, "y3": bottom}
-    args = ":".join(f"{key}='{value}'" for key, value in corners.items())
-    return f",perspective={args}:interpolation=linear:eval=frame"
+    return {"x0": left, "y0": top, "x1": right, "y1": top, "x2": left, "y2": bottom, "x3": right, "y3": bottom}
+
+
+def moves(shot: Shot) -> bool:
+    return shot.scene.motion != "none" and shot.length >= 2
+
+
+@dataclass
+class _Lane:
+    """Moving photos that never overlap in time, played back to back through one perspective filter.
+
+    Each perspective filter holds a table of its own (8 bytes a pixel: 16 MB at 1080p), so one per photo made
+    memory grow with every photo. Neighbouring scenes overlap in a crossfade, so they go to different lanes:
+    two lanes serve any timeline."""
+
+    name: str
+    parts: list[tuple[Shot, str, str]] = field(default_factory=list)  # (shot, its still's frames, its output label)
+
+    def filters(self, width: int, height: int, fps: int) -> list[str]:
+        if not self.parts:
+            return []
+        starts = list(itertools.accumulate((shot.length for shot, _, _ in self.parts), initial=0))
+        corners: dict[str, str] = {}
+        for key in ("x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3"):
+            # Chosen by the frame's place in the lane; if() evaluates only the branch it takes.
+            expr = ""
+            for k in range(len(self.parts) - 1, -1, -1):
+                shot = self.parts[k][0]
+                own = _corners(shot.scene.motion, shot.length, width, height, fps, f"(on-{starts[k]})")[key]
+                expr = own if not expr else f"if(lt(on,{starts[k + 1]}),{own},{expr})"
+            corners[key] = expr
+        warp = "perspective=" + ":".join(f"{key}='{value}'" for key, value in corners.items())
+        warp += ":interpolation=linear:eval=frame"
+        inputs = [f"{frames}[{self.name}in{k}]" for k, (_, frames, _) in enumerate(self.parts)]
+        joined = "".join(f"[{self.name}in{k}]" for k in range(len(self.parts)))
+        if len(self.parts) == 1:
+            return [*inputs, f"{joined}{warp},setsar=1[{self.parts[0][2]}]"]
+        outs = "".join(f"[{self.name}out{k}]" for k in range(len(self.parts)))
+        chain = [
+            *inputs,
+            f"{joined}concat=n={len(self.parts)}:v=1:a=0,settb=1/{fps},{warp},setsar=1,split={len(self.parts)}{outs}",
+        ]
+        for k, (_, _, out) in enumerate(self.parts):
+            chain.append(
+                f"[{self.name}out{k}]trim=start_frame={starts[k]}:end_frame={starts[k + 1]},setpts=PTS-STARTPTS[{out}]"
+            )
+        return chain
 
 
 def _resolve(shot: Shot, assets: Mapping[str, Asset]) -> Asset:
@@ -203,12 +248,14 @@ def _resolve(shot: Shot, assets: Mapping[str, Asset]) -> Asset:
     return asset
 
 
-def _photo_branch(g: _Graph, shot: Shot, asset: Asset, label: str, out: str) -> None:
+def _photo_branch(g: _Graph, shot: Shot, asset: Asset, label: str, out: str, lane: int) -> None:
     still = g.work_dir / f"scene_{shot.number:03d}.yuv"
     g.stills.append(lambda: prepare_photo(asset.path, label, g.width, g.height, still))
     index = g.add_raw(still, label, g.width, g.height)
-    motion = _ken_burns(shot.scene.motion, shot.length, g.width, g.height, g.fps)
-    g.filters.append(f"{g.still_frames(index, shot.length)}{motion},setsar=1[{out}]")
+    if moves(shot):
+        g.lanes[lane].parts.append((shot, g.still_frames(index, shot.length), out))
+    else:
+        g.filters.append(f"{g.still_frames(index, shot.length)},setsar=1[{out}]")
 
 
 def _color_branch(g: _Graph, shot: Shot, out: str) -> None:
@@ -379,7 +426,10 @@ def plan_render(
                 sounds.append(f"a{k}")
                 _clip_sound(g, shot, sound, f"a{k}")
         else:
-            _photo_branch(g, shot, asset, name, label)
+            _photo_branch(g, shot, asset, name, label, lane=k % 2)
+
+    for lane in g.lanes:
+        g.filters += lane.filters(g.width, g.height, fps)
 
     current = "v0"
     for k in range(1, len(shots)):
