@@ -198,6 +198,20 @@ def test_a_long_timeline_renders_with_a_short_command(render_media: dict[str, As
     assert [min(COLORS, key=lambda c: distance(mean_rgb(f, W, top), COLORS[c])) for f in middles] == names
 
 
+def test_the_motion_of_hundreds_of_photos_stays_within_what_ffmpeg_parses(
+    render_media: dict[str, Asset], tmp_path: Path
+) -> None:
+    """ffmpeg refuses expressions nested about a hundred deep; a lane picks its scene by halving, not by a chain."""
+    tl = timeline([photo("red", 200, "zoom_in") for _ in range(400)], size=(64, 36), transition="crossfade")
+    argv = build_command(tl, render_media, tmp_path / "out.mp4", tmp_path / "work")
+    graph = (tmp_path / "work" / argv[argv.index("-/filter_complex") + 1]).read_text()
+    depth = deepest = 0
+    for char in graph:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        deepest = max(deepest, depth)
+    assert deepest < 40, deepest
+
+
 def test_photos_play_in_order_with_silent_audio(render_media: dict[str, Asset], tmp_path: Path) -> None:
     order = ["red", "green", "blue", "yellow"]
     out = make(timeline([photo(name, 700) for name in order]), render_media, tmp_path)

@@ -186,7 +186,7 @@ def _corners(motion: str, length: int, width: int, height: int, fps: int, frame:
     return {"x0": left, "y0": top, "x1": right, "y1": top, "x2": left, "y2": bottom, "x3": right, "y3": bottom}
 
 
-def moves(shot: Shot) -> bool:
+def _moves(shot: Shot) -> bool:
     return shot.scene.motion != "none" and shot.length >= 2
 
 
@@ -205,15 +205,20 @@ class _Lane:
         if not self.parts:
             return []
         starts = list(itertools.accumulate((shot.length for shot, _, _ in self.parts), initial=0))
-        corners: dict[str, str] = {}
-        for key in ("x0", "y0", "x1", "y1", "x2", "y2", "x3", "y3"):
-            # Chosen by the frame's place in the lane; if() evaluates only the branch it takes.
-            expr = ""
-            for k in range(len(self.parts) - 1, -1, -1):
-                shot = self.parts[k][0]
-                own = _corners(shot.scene.motion, shot.length, width, height, fps, f"(on-{starts[k]})")[key]
-                expr = own if not expr else f"if(lt(on,{starts[k + 1]}),{own},{expr})"
-            corners[key] = expr
+        own = [
+            _corners(shot.scene.motion, shot.length, width, height, fps, f"(on-{starts[k]})")
+            for k, (shot, _, _) in enumerate(self.parts)
+        ]
+
+        def pick(key: str, lo: int, hi: int) -> str:
+            # The scene a frame belongs to, found by halving: ffmpeg's expressions nest only about a hundred
+            # deep, and if() evaluates just the branch it takes.
+            if hi - lo == 1:
+                return own[lo][key]
+            mid = (lo + hi) // 2
+            return f"if(lt(on,{starts[mid]}),{pick(key, lo, mid)},{pick(key, mid, hi)})"
+
+        corners = {key: pick(key, 0, len(self.parts)) for key in own[0]}
         warp = "perspective=" + ":".join(f"{key}='{value}'" for key, value in corners.items())
         warp += ":interpolation=linear:eval=frame"
         inputs = [f"{frames}[{self.name}in{k}]" for k, (_, frames, _) in enumerate(self.parts)]
@@ -252,7 +257,7 @@ def _photo_branch(g: _Graph, shot: Shot, asset: Asset, label: str, out: str, lan
     still = g.work_dir / f"scene_{shot.number:03d}.yuv"
     g.stills.append(lambda: prepare_photo(asset.path, label, g.width, g.height, still))
     index = g.add_raw(still, label, g.width, g.height)
-    if moves(shot):
+    if _moves(shot):
         g.lanes[lane].parts.append((shot, g.still_frames(index, shot.length), out))
     else:
         g.filters.append(f"{g.still_frames(index, shot.length)},setsar=1[{out}]")
