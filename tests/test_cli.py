@@ -251,6 +251,22 @@ def test_doctor_on_a_bad_setup(
     assert checks["settings"]["status"] == "fail" and "NEMO_READ_TIMEOUT" in checks["settings"]["detail"]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="a shell script stands in for ffmpeg")
+def test_doctor_refuses_an_ffmpeg_too_old_for_the_studio(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = cli_env / "old-ffmpeg"
+    old.write_text("#!/bin/sh\necho 'ffmpeg version 6.1.1-3ubuntu5 Copyright (c) 2000-2023 the FFmpeg developers'\n")
+    old.chmod(0o755)
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(old))
+    monkeypatch.setenv("NEMO_API_URL", "local")
+    code, data = run_json(capsys, "doctor")
+    check = checks_by_name(data)["ffmpeg"]
+    assert code == 1 and check["status"] == "fail", check
+    assert "6.1.1" in check["detail"] and "ffmpeg 7 or newer" in check["detail"]
+    assert "IMAGEIO_FFMPEG_EXE" in check["fix"]
+
+
 def test_doctor_on_an_unusable_state_folder(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A regular file where the folder should be: unusable for every user, root included.
     (cli_env / "state").write_text("not a folder")

@@ -533,6 +533,20 @@ def test_ffmpeg_failure_is_one_readable_line(render_media: dict[str, Asset], tmp
     assert "nosuchfilter" in message or "filter" in message.lower()
 
 
+@pytest.mark.skipif(os.name == "nt", reason="a shell script stands in for ffmpeg")
+def test_an_ffmpeg_too_old_is_named_with_the_fix(render_media: dict[str, Asset], tmp_path: Path) -> None:
+    from nemovideo_mcp.studio.render.graph import plan_render
+    from nemovideo_mcp.studio.render.runner import run_plan
+
+    old = tmp_path / "ffmpeg-6"
+    old.write_text("#!/bin/sh\necho \"Unrecognized option '/filter_complex'.\" >&2\nexit 8\n")
+    old.chmod(0o755)
+    plan = plan_render(timeline([photo("red")]), render_media, tmp_path / "x.mp4", tmp_path / "work", ffmpeg=str(old))
+    with pytest.raises(RenderFailed) as failure:
+        asyncio.run(run_plan(plan))
+    assert "ffmpeg 7 or newer" in str(failure.value) and "IMAGEIO_FFMPEG_EXE" in str(failure.value)
+
+
 def test_progress_rises_to_one(render_media: dict[str, Asset], tmp_path: Path) -> None:
     seen: list[float] = []
     make(timeline([photo("red", 20_000, "zoom_in")]), render_media, tmp_path, on_progress=seen.append)

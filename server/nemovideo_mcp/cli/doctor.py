@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -254,6 +255,9 @@ async def check_token(settings: Settings, api_ok: bool) -> Check:
     return Check("token", "ok", f"anonymous account: {available} credits available{until}")
 
 
+MIN_FFMPEG_MAJOR = 7
+
+
 def check_ffmpeg(settings: Settings) -> Check:
     status: Status = "fail" if settings.uses_local_backend else "warn"
     fix = (
@@ -271,6 +275,17 @@ def check_ffmpeg(settings: Settings) -> Check:
     if proc.returncode != 0 or not first:
         return Check("ffmpeg", status, f"{exe} does not run (exit {proc.returncode})", fix)
     version = first.split(" Copyright")[0]
+    # Release builds say "ffmpeg version 6.1.1-..." or "n9.0.2-..."; git snapshots ("N-112345-g...") are new.
+    release = re.match(r"ffmpeg version n?(\d+)\.", first)
+    if release and int(release.group(1)) < MIN_FFMPEG_MAJOR:
+        return Check(
+            "ffmpeg",
+            status,
+            f"{version} ({exe}) is too old for the local studio, which needs ffmpeg {MIN_FFMPEG_MAJOR} or newer "
+            "(it reads its filter graph with -/filter_complex)",
+            "Unset IMAGEIO_FFMPEG_EXE to use the ffmpeg of the imageio-ffmpeg wheel, or point it at ffmpeg "
+            f"{MIN_FFMPEG_MAJOR} or newer.",
+        )
     return Check("ffmpeg", "ok", f"{version} ({exe})")
 
 

@@ -142,6 +142,11 @@ async def run_plan(
                 f"The render took longer than {timeout_s:.0f} s and was stopped; try a shorter video or 720p."
             ) from None
         if proc.returncode != 0:
+            if any("Unrecognized option" in line for line in stderr):
+                raise RenderFailed(
+                    f"The ffmpeg in use ({argv[0]}) is too old for the local studio, which needs ffmpeg 7 or newer. "
+                    "Unset IMAGEIO_FFMPEG_EXE to use the one that comes with the imageio-ffmpeg package."
+                )
             raise RenderFailed(explain_failure(list(stderr), plan.inputs))
         if not part.is_file() or part.stat().st_size == 0:
             raise RenderFailed("The video could not be made: ffmpeg finished without writing a file.")
