@@ -58,6 +58,16 @@ async def _make_video(client: Any) -> None:
     assert not result.is_error, text_of(result)
 
 
+async def _export_reaching_the_backend(client: Any, cloud: CloudQuirks) -> str:
+    """Make a video, start its export without waiting, and return the job id once the backend has the render."""
+    await _make_video(client)
+    started = await client.call_tool("export", {"wait_seconds": 0})
+    with anyio.fail_after(30):
+        while not cloud.render_states:
+            await anyio.sleep(0.01)
+    return str(started.structured_content["job_id"])
+
+
 async def test_generate_longer_than_wait_returns_job_then_completes(settings: Settings, cloud: CloudQuirks) -> None:
     cloud.next_turn("Here is your draft.", draft=TITLE_DRAFT, duration_s=300)
     async with inprocess(settings) as client:
@@ -483,12 +493,7 @@ async def test_a_render_cancelled_at_the_backend_ends_its_job_cancelled(settings
 
     cloud.render_never_finishes = True
     async with inprocess(settings) as client:
-        await _make_video(client)
-        started = await client.call_tool("export", {"wait_seconds": 0})
-        job_id = started.structured_content["job_id"]
-        with anyio.fail_after(30):
-            while not cloud.render_states:
-                await anyio.sleep(0.01)
+        job_id = await _export_reaching_the_backend(client, cloud)
         render_id = next(iter(cloud.render_states))
         async with httpx.AsyncClient(base_url=settings.api_url, timeout=10) as http:
             headers = {"Authorization": f"Bearer {cloud.issued_tokens[-1]}"}
@@ -638,12 +643,7 @@ async def test_state_with_an_export_job_id_only_looks(settings: Settings, cloud:
     """state is annotated read-only: after a restart it reports an interrupted export, it never resumes one."""
     cloud.render_seconds = 300
     async with inprocess(settings) as client:
-        await _make_video(client)
-        started = await client.call_tool("export", {"wait_seconds": 0})
-        job_id = started.structured_content["job_id"]
-        with anyio.fail_after(30):
-            while not cloud.render_states:
-                await anyio.sleep(0.01)
+        job_id = await _export_reaching_the_backend(client, cloud)
     await anyio.sleep(0.5)  # the render finishes at the backend while no server follows it
     async with inprocess(settings) as client:
         looked = await client.call_tool("state", {"job_id": job_id, "wait_seconds": 1})
