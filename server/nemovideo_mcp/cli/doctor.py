@@ -255,9 +255,6 @@ async def check_token(settings: Settings, api_ok: bool) -> Check:
     return Check("token", "ok", f"anonymous account: {available} credits available{until}")
 
 
-MIN_FFMPEG_MAJOR = 7
-
-
 def check_ffmpeg(settings: Settings) -> Check:
     status: Status = "fail" if settings.uses_local_backend else "warn"
     fix = (
@@ -275,6 +272,8 @@ def check_ffmpeg(settings: Settings) -> Check:
     if proc.returncode != 0 or not first:
         return Check("ffmpeg", status, f"{exe} does not run (exit {proc.returncode})", fix)
     version = first.split(" Copyright")[0]
+    from nemovideo_mcp.studio.render.model import MIN_FFMPEG_MAJOR
+
     # Release builds say "ffmpeg version 6.1.1-..." or "n9.0.2-..."; git snapshots ("N-112345-g...") are new.
     release = re.match(r"ffmpeg version n?(\d+)\.", first)
     if release and int(release.group(1)) < MIN_FFMPEG_MAJOR:

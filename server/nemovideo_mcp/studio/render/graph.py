@@ -133,7 +133,7 @@ class _Graph:
         a time so two large photos are the most held in memory at once; the first failure, in scene order, wins."""
         if not self.stills:
             return
-        with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1, len(self.stills)))) as pool:
+        with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1, len(self.stills))) as pool:
             pending = [pool.submit(job) for job in self.stills]
             for job in pending:
                 job.result()
@@ -562,8 +562,9 @@ def plan_render(
         "-y",
         _file_arg(out, work_dir),
     ]
-    (work_dir / GRAPH_FILE).write_text(";".join(g.filters), encoding="utf-8")
-    return RenderPlan(argv, g.labels, total, total / fps, out, g.checks, work_dir)
+    plan = RenderPlan(argv, g.labels, total, total / fps, out, g.checks, work_dir)
+    plan.graph_file.write_text(";".join(g.filters), encoding="utf-8")
+    return plan
 
 
 def build_command(

@@ -26,6 +26,10 @@ class RenderFailed(Exception):
     """The video could not be made; the message is meant for the user and names the file at fault."""
 
 
+# The filter graph is read from a file with -/filter_complex, which ffmpeg understands from version 7.
+MIN_FFMPEG_MAJOR = 7
+
+
 def ffmpeg_path(ffmpeg: str | None = None) -> str:
     if ffmpeg:
         return ffmpeg

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..draft import Timeline
 from .graph import RenderPlan, plan_render
-from .model import Asset, RenderFailed, ffmpeg_path
+from .model import MIN_FFMPEG_MAJOR, Asset, RenderFailed, ffmpeg_path
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,13 @@ def _reason(lines: list[str]) -> str:
     return text[:240]
 
 
-def explain_failure(lines: list[str], labels: list[str]) -> str:
+def explain_failure(lines: list[str], labels: list[str], ffmpeg: str = "ffmpeg") -> str:
     """A one-line account of why ffmpeg failed, naming the input at fault when ffmpeg says which."""
+    if any("Unrecognized option" in line for line in lines):
+        return (
+            f"The ffmpeg in use ({ffmpeg}) is too old for the local studio, which needs ffmpeg {MIN_FFMPEG_MAJOR} "
+            "or newer. Unset IMAGEIO_FFMPEG_EXE to use the one that comes with the imageio-ffmpeg package."
+        )
     reason = _reason(lines)
     for line in reversed([line for line in lines if line.strip()]):
         found = _INPUT_REF.search(line)
@@ -142,12 +147,7 @@ async def run_plan(
                 f"The render took longer than {timeout_s:.0f} s and was stopped; try a shorter video or 720p."
             ) from None
         if proc.returncode != 0:
-            if any("Unrecognized option" in line for line in stderr):
-                raise RenderFailed(
-                    f"The ffmpeg in use ({argv[0]}) is too old for the local studio, which needs ffmpeg 7 or newer. "
-                    "Unset IMAGEIO_FFMPEG_EXE to use the one that comes with the imageio-ffmpeg package."
-                )
-            raise RenderFailed(explain_failure(list(stderr), plan.inputs))
+            raise RenderFailed(explain_failure(list(stderr), plan.inputs, argv[0]))
         if not part.is_file() or part.stat().st_size == 0:
             raise RenderFailed("The video could not be made: ffmpeg finished without writing a file.")
         os.replace(part, out)
