@@ -18,7 +18,7 @@ import structlog
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp_types import CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
+from mcp_types import CallToolResult, Icon, ImageContent, ResourceLink, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from nemovideo_mcp import __version__, rich_hidden
@@ -34,6 +34,7 @@ from nemovideo_mcp.errors import NemoError, SettingsError
 from nemovideo_mcp.logs import configure_logging
 from nemovideo_mcp.mcp.clients import Workspaces
 from nemovideo_mcp.mcp.fit import fit_result
+from nemovideo_mcp.mcp.schemas import fast_schema
 from nemovideo_mcp.settings import Settings, load_settings
 from nemovideo_mcp.text.redact import redact, redact_value
 
@@ -105,7 +106,25 @@ _FAILED: dict[str, Callable[[ErrorInfo], BaseModel]] = {
 
 
 class _NemoServer(MCPServer[Workspaces]):
-    """The SDK's server, with argument errors told in words (and with an error code) instead of pydantic's text."""
+    """The SDK's server, with argument errors told in words (and with an error code) instead of pydantic's text,
+    and output schemas in the form clients validate fastest."""
+
+    def add_tool(  # the SDK's signature
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
+        tool = self._tool_manager.get_tool(name or fn.__name__)
+        if tool is not None and tool.fn_metadata.output_schema is not None:
+            # Read live by tools/list; results are still validated against the model itself.
+            tool.fn_metadata.output_schema = fast_schema(tool.fn_metadata.output_schema)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         try:
