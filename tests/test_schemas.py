@@ -98,6 +98,10 @@ async def test_output_schemas_are_published_in_the_fast_form(
             assert not all(set(b) == {"type"} for b in branches), (name, branches)  # a type list instead
             if {"type": "null"} in branches:
                 assert branches[0] == {"type": "null"}, (name, branches)
+    for name, schema in published.items():
+        for model in [schema, *schema.get("$defs", {}).values()]:
+            for field_name, field in model.get("properties", {}).items():
+                assert "title" not in field, (name, field_name)  # pydantic's, made from the name: no news
     credits = published["credits"]["properties"]
     assert credits["available"]["type"] == ["integer", "null"]
     assert credits["error"]["anyOf"][0] == {"type": "null"}

@@ -6,6 +6,9 @@ A client that validates each result against its tool's output schema (the SDK's 
 `type` list, or with the `null` branch tried first, take about a fifth of the time for our results (285 -> 62 us
 for a `credits` answer). The rewrite accepts exactly what the original accepts: `anyOf` does not depend on order,
 and a list of bare types is the `anyOf` of those types.
+
+It also drops the `title` pydantic derives from each field's name ("register_url" -> "Register Url"): a
+fifth of the schemas' size in `tools/list`, saying nothing the name does not.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ def fast_schema(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     rewritten = {key: fast_schema(value) for key, value in node.items()}
+    properties = rewritten.get("properties")
+    if isinstance(properties, dict):
+        for name, field in properties.items():
+            if isinstance(field, dict) and field.get("title") == name.replace("_", " ").title():
+                del field["title"]
     branches = rewritten.get("anyOf")
     if not isinstance(branches, list) or "type" in rewritten:
         return rewritten
