@@ -7,11 +7,11 @@ fixed 30 s poll. A simulated clock: this is about the schedule, not wall time.
 
 Part 2, `calls`: the median and p90 of one `credits` tool call over stdio
 against a backend in its own process (the studio behaving like the cloud, `support.cloud`), the same
-HTTP request sent straight to
-that backend, and the SDK's own stdio round trip (a server with one tool that
-returns a constant; and the same with our answer as the constant, which splits
-what is left, our server's own cost per call, into the answer's size and schema
-and the server's work).
+HTTP request sent straight to that backend, and the SDK's own stdio round trip (a server with one tool that
+returns a constant). Minimal servers on the same SDK split what is left: our answer as the constant (its size
+and schema), a tool that only sends the GET, and one that sends the GET and returns our answer (what is left
+between it and ours is our own code). The kinds take turns call by call, each server in a process of its own,
+and a second copy of one minimal server shows how far two alike measures differ.
 
     python bench/render_polling.py [curves|calls|both] [--runs 50] [--calls 300]
 """
@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -231,6 +232,11 @@ async def get_shaped() -> Annotated[CallToolResult, CreditsResult]:
     answer = await http.get("/api/credits/balance/simple", headers={"Authorization": "Bearer " + os.environ["TOKEN"]})
     data = answer.json()["data"]
     return _to_result(SAME.model_copy(update={"available": data["available"]}), is_error=False)
+# Our answers' schema as ours publishes it (`nemovideo_mcp.mcp.schemas`): what a client validates is the same.
+from nemovideo_mcp.mcp.schemas import fast_schema
+for name in ("shaped", "get_shaped"):
+    tool = server._tool_manager.get_tool(name)
+    tool.fn_metadata.output_schema = fast_schema(tool.fn_metadata.output_schema)
 server.run()
 """
 CLIENT_ID = "0b8a3f9e-2d54-4c9f-9a49-6a1f1d1e2b3c"
@@ -296,6 +302,7 @@ ROLES = ("client", "server", "backend")
 @dataclass
 class Timings:
     name: str
+    server: int | None = None  # the pid of the stdio server this measure calls, alone in it
     seconds: list[float] = field(default_factory=list)  # wall clock, one per call
     cpu_ns: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROLES, 0))  # all calls, by process
 
@@ -308,14 +315,14 @@ class Timings:
         return spent / 1e9 / len(self.seconds)
 
 
-def children() -> list[int]:
+def children() -> set[int]:
     """This process's child processes (Linux /proc): the stdio servers and the backend."""
-    pids = []
+    pids = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             # The parent pid is the second field after the parenthesised command name.
             if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
-                pids.append(int(stat.parent.name))
+                pids.add(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             continue
     return pids
@@ -332,29 +339,34 @@ def thread_cpu_ns(pid: int) -> int:
     return total
 
 
-def cpu_now(servers: list[int], backend: int) -> dict[str, int]:
-    return {
-        "client": time.process_time_ns(),  # this process: the SDK client and the direct httpx client
-        "server": sum(thread_cpu_ns(pid) for pid in servers),
-        "backend": thread_cpu_ns(backend),
-    }
+Measure = tuple[Timings, Callable[[], Awaitable[object]]]
 
 
-async def timed(
-    call: Callable[[], Awaitable[object]], into: Timings, count: int, servers: list[int], backend: int
-) -> None:
-    before = cpu_now(servers, backend)
-    for _ in range(count):
-        began = time.perf_counter()
-        await call()
-        into.seconds.append(time.perf_counter() - began)
-    after = cpu_now(servers, backend)
-    for role in ROLES:
-        into.cpu_ns[role] += after[role] - before[role]
+async def interleaved(measures: list[Measure], calls: int, backend: int) -> None:
+    """One call of each measure in turn, `calls` times over.
+
+    Each call then runs after calls of the other kinds, never after a hundred of its own: a call in a tight loop
+    finds its code and data in the CPU's caches, which no call inside a real session does (the same GET costs about
+    a third more CPU sent between tool calls than sent back to back). The client's and the backend's CPU is read
+    around each call; each stdio server's is its total over the run, so work it does after answering still counts.
+    """
+    server_before = {into.name: thread_cpu_ns(into.server) for into, _ in measures if into.server}
+    for _ in range(calls):
+        for into, call in measures:
+            backend_before = thread_cpu_ns(backend)
+            client_before = time.process_time_ns()
+            began = time.perf_counter()
+            await call()
+            into.seconds.append(time.perf_counter() - began)
+            into.cpu_ns["client"] += time.process_time_ns() - client_before
+            into.cpu_ns["backend"] += thread_cpu_ns(backend) - backend_before
+    for into, _ in measures:
+        if into.server:
+            into.cpu_ns["server"] = thread_cpu_ns(into.server) - server_before[into.name]
 
 
 async def calls_table(calls: int, mode: str) -> None:
-    rounds, warmup = 10, 30
+    warmup = 30
     with tempfile.TemporaryDirectory() as tmp:
         backend, url = start_backend(Path(tmp) / "studio", Path(tmp) / "backend.log")
         try:
@@ -372,14 +384,25 @@ async def calls_table(calls: int, mode: str) -> None:
             )
             with (Path(tmp) / "server.log").open("w") as errlog:
                 async with (
-                    Client(stdio_client(ours, errlog=errlog), mode=mode, read_timeout_seconds=30) as client,
-                    Client(stdio_client(floor, errlog=errlog), mode=mode, read_timeout_seconds=30) as floor_client,
+                    AsyncExitStack() as stack,
                     httpx.AsyncClient(base_url=url, timeout=10, headers=attribution_headers("unknown")) as http,
                 ):
 
-                    async def credits() -> None:
-                        result = await client.call_tool("credits", {})
-                        assert not result.is_error, result
+                    async def connect(server: StdioServerParameters) -> tuple[Client, int]:
+                        """A client of a server process of its own, and that process's pid."""
+                        known = children()
+                        client = await stack.enter_async_context(
+                            Client(stdio_client(server, errlog=errlog), mode=mode, read_timeout_seconds=30)
+                        )
+                        (pid,) = children() - known
+                        return client, pid
+
+                    def tool(client: Client, name: str) -> Callable[[], Awaitable[None]]:
+                        async def call() -> None:
+                            result = await client.call_tool(name, {})
+                            assert not result.is_error, result
+
+                        return call
 
                     async def get() -> None:
                         response = await http.get(
@@ -387,39 +410,36 @@ async def calls_table(calls: int, mode: str) -> None:
                         )
                         assert response.json()["code"] == 0, response.text
 
-                    def floor_tool(name: str) -> Callable[[], Awaitable[None]]:
-                        async def call() -> None:
-                            result = await floor_client.call_tool(name, {})
-                            assert not result.is_error, result
-
-                        return call
-
-                    measures = {
-                        "tool": (Timings("credits tool over stdio"), credits),
-                        "get": (Timings("same GET straight to the backend"), get),
-                        "floor": (Timings("SDK floor: constant tool over stdio"), floor_tool("constant")),
-                        "shaped": (Timings("SDK floor with our answer, as a constant"), floor_tool("shaped")),
-                        "plain": (Timings("minimal server whose tool sends the GET"), floor_tool("get")),
-                        "same": (Timings("minimal server: the GET, then our answer"), floor_tool("get_shaped")),
-                    }
-                    servers = [pid for pid in children() if pid != backend.pid]
-                    scratch = Timings("warm-up")
-                    for _, call in measures.values():
-                        # The server's token and session, imports, connection pools: outside the timing.
-                        await timed(call, scratch, warmup, servers, backend.pid)
-                    # Interleaved rounds: load from other work on the machine falls on all of them alike.
-                    for _ in range(rounds):
-                        for into, call in measures.values():
-                            await timed(call, into, calls // rounds, servers, backend.pid)
-                    protocol = client.protocol_version
+                    measures: dict[str, Measure] = {}
+                    for key, name, server, tool_name in (
+                        ("floor", "SDK floor: constant tool over stdio", floor, "constant"),
+                        # The same server as "same" below, in a second process: how far two alike measures differ.
+                        ("twin", "the same, a second process", floor, "get_shaped"),
+                        ("shaped", "SDK floor with our answer, as a constant", floor, "shaped"),
+                        ("tool", "credits tool over stdio", ours, "credits"),
+                        ("plain", "minimal server whose tool sends the GET", floor, "get"),
+                        ("same", "minimal server: the GET, then our answer", floor, "get_shaped"),
+                    ):
+                        client, pid = await connect(server)
+                        measures[key] = (Timings(name, server=pid), tool(client, tool_name))
+                        if key == "tool":
+                            protocol = client.protocol_version
+                            # Straight after ours: the backend's own work after answering falls on a GET of ours.
+                            measures["get"] = (Timings("same GET straight to the backend"), get)
+                    # The server's token and session, imports, connection pools: outside the timing.
+                    await interleaved(
+                        [(Timings("warm-up"), call) for _, call in measures.values()], warmup, backend.pid
+                    )
+                    await interleaved(list(measures.values()), calls, backend.pid)
         finally:
             backend.terminate()
             backend.wait(timeout=10)
     m = {key: timings for key, (timings, _) in measures.items()}
     print(
-        f"Part 2: one call, {calls // rounds * rounds} calls each after {warmup} warm-up, in {rounds} interleaved "
-        f"rounds; protocol {protocol} (Client mode {mode!r});\nthe studio in its own process on 127.0.0.1. CPU: per "
-        "call, of the client (this process), the stdio server and the backend; on a busy machine the steadier measure."
+        f"Part 2: one call, {calls} calls of each kind after {warmup} warm-up, the kinds taking turns call by call; "
+        f"protocol {protocol} (Client mode {mode!r});\nthe studio in its own process on 127.0.0.1, each stdio server "
+        "in its own process. CPU: per call, of the client (this process), the stdio server and the backend;\non a busy "
+        "machine the steadier measure."
     )
     print(f"{'measure':<42} {'median ms':>9} {'p90 ms':>7} {'CPU ms':>7} {'client':>7} {'server':>7} {'backend':>7}")
     for row in m.values():
@@ -433,13 +453,12 @@ async def calls_table(calls: int, mode: str) -> None:
         cpu = m[plus].cpu_per_call() - sum(m[key].cpu_per_call() for key in minus)
         print(f"{label:<42} {wall * 1000:>9.3f} {'':>7} {cpu * 1000:>7.3f}")
 
-    difference("tool - GET - SDK floor (the issue's formula)", "tool", "get", "floor")
+    difference("tool - GET - SDK floor (<= 0.300)", "tool", "get", "floor")
     difference("  of which our answer's size and schema", "shaped", "floor")
     difference("  of which the rest", "tool", "get", "shaped")
-    # A GET sent from inside an SDK stdio server costs more than the same GET sent from here: the row below is what
-    # the minimal server pays on top of its floor. The fair measure of our own overhead is against that server.
     difference("minimal server's GET - GET - SDK floor", "plain", "get", "floor")
-    difference("ours = tool - minimal server's GET and answer (<= 0.300)", "tool", "same")
+    difference("tool - minimal server's GET and answer", "tool", "same")
+    difference("  two alike servers differ by (resolution)", "twin", "same")
 
 
 async def main() -> None:
