@@ -524,14 +524,17 @@ def _unwrap(response: httpx.Response, *, render: bool = False, body: Any = _UNPA
     status = response.status_code
     if body is _UNPARSED:
         body = _load_json(response.content)
-    detail = _detail(body) if body is not None else _plain_text(response)
+
+    def detail() -> str:
+        # Worded only for an error: cleaning a success's "message" would be work thrown away on every call.
+        return _detail(body) if body is not None else _plain_text(response)
 
     if status >= 400:
-        if status == 404 and "session not found" in detail.lower():
+        if status == 404 and "session not found" in detail().lower():
             raise ApiError("session_lost", "The backend no longer knows this session.", http_status=status)
         code = _HTTP_CODES.get(status)
         if code is not None:
-            raise ApiError(code, detail or f"HTTP {status}", http_status=status)
+            raise ApiError(code, detail() or f"HTTP {status}", http_status=status)
         if status >= 500:
             raise ApiError(
                 "backend_error",
@@ -540,7 +543,7 @@ def _unwrap(response: httpx.Response, *, render: bool = False, body: Any = _UNPA
                 retryable=True,
             )
         raise ApiError(
-            "backend_error", f"The backend refused the request (HTTP {status}: {detail}).", http_status=status
+            "backend_error", f"The backend refused the request (HTTP {status}: {detail()}).", http_status=status
         )
 
     if not isinstance(body, dict):
@@ -550,7 +553,7 @@ def _unwrap(response: httpx.Response, *, render: bool = False, body: Any = _UNPA
         number = int(raw) if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()) else None
         code = _ENVELOPE_CODES.get(number or -1, "backend_error")
         shown = str(number) if number is not None else "unknown"  # never echo a non-numeric code verbatim
-        message = detail or f"error code {shown}"
+        message = detail() or f"error code {shown}"
         if code == "session_lost":
             message = "The backend no longer knows this session."
         raise ApiError(
@@ -560,7 +563,7 @@ def _unwrap(response: httpx.Response, *, render: bool = False, body: Any = _UNPA
         )
     if render:
         if body.get("success") is False:
-            raise ApiError("render_failed", f"The render service refused: {detail or 'no reason given'}.")
+            raise ApiError("render_failed", f"The render service refused: {detail() or 'no reason given'}.")
         return body
     data = body.get("data")
     return data if isinstance(data, dict) else {}
