@@ -19,7 +19,8 @@ _NULL = {"type": "null"}
 
 
 def fast_schema(node: Any) -> Any:
-    """`node` with each `anyOf` of bare types as a `type` list, and each other `anyOf` trying `null` first."""
+    """`node` with each `anyOf` of bare types as a `type` list, each other `anyOf` trying `null` first, and no
+    field titles made from field names."""
     if isinstance(node, list):
         return [fast_schema(item) for item in node]
     if not isinstance(node, dict):
