@@ -170,3 +170,52 @@ def test_registered_secret_never_survives(prefix: str, suffix: str) -> None:
     out = redact(prefix + SECRET + suffix)
     assert SECRET not in out
     assert redact(out) == out
+
+
+# What needs masking, in the forms it takes: each shape, a registered secret raw and with characters JSON escapes,
+# and "Bearer" parted from its credential by whitespace that JSON writes as an escape.
+_NEEDS_MASK = [
+    "nmv_usr_0123456789",
+    "clm_abcdefghij",
+    SECRET,
+    'pa ss/wo"rd\\12345',
+    "Bearer\tabc.def",
+    "bearer\nxyz",
+    "Authorization: BEARER%20tok",
+    "sécret-ünicode-1234",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.text(max_size=20), fragment=st.sampled_from(_NEEDS_MASK), suffix=st.text(max_size=20))
+def test_json_look_never_misses_what_redact_masks(prefix: str, fragment: str, suffix: str) -> None:
+    import json
+
+    from nemovideo_mcp.text.redact import json_may_hold_secret
+
+    for secret in (SECRET, 'pa ss/wo"rd\\12345', "sécret-ünicode-1234"):
+        register_secret(secret)
+    text = prefix + fragment + suffix
+    if redact(text) == text:
+        return
+    for document in ({"message": text}, {text: 1}, {"a": [{"b": text}]}):
+        for ascii_only in (False, True):
+            assert json_may_hold_secret(json.dumps(document, ensure_ascii=ascii_only))
+
+
+def test_tool_results_are_redacted_whatever_a_use_case_forgot() -> None:
+    from nemovideo_mcp.app.results import CreditsResult
+    from nemovideo_mcp.mcp.tools import _to_result
+
+    register_secret(SECRET)
+    leaky = CreditsResult(
+        message=f"debug: {SECRET} and Bearer\tabc.def",
+        notices=["nmv_usr_0123456789abcdef"],
+        register_url=f"https://x.invalid/?t={SECRET}",
+    )
+    result = _to_result(leaky, is_error=False)
+    shown = repr(result.structured_content) + repr(result.content)
+    assert SECRET not in shown and "abc.def" not in shown and "nmv_usr_0123" not in shown
+    assert shown.count(MASK) >= 4  # each of the three fields, both times the message appears
+    clean = CreditsResult(message="Credits: 100 available.", available=100)
+    assert _to_result(clean, is_error=False).structured_content == clean.model_dump(mode="json")

@@ -26,9 +26,14 @@ def _size(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, default=str))
 
 
-def fit_result(data: dict[str, Any], limit: int = MAX_RESULT_CHARS) -> dict[str, Any]:
-    """*data* (a result's JSON form) within *limit*, with a note in its message on what was left out."""
+def fit_result(data: dict[str, Any], limit: int = MAX_RESULT_CHARS, *, size: int | None = None) -> dict[str, Any]:
+    """*data* (a result's JSON form) within *limit*, with a note in its message on what was left out.
+
+    *size*, when the caller already encoded *data*, is its length as JSON: a result that fits comes back as it is.
+    """
     message = str(data.get("message") or "")
+    if size is not None and len(message) <= MAX_MESSAGE_CHARS and size + len(message) <= limit:
+        return data
     notes: list[str] = []
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[: MAX_MESSAGE_CHARS - 1].rstrip() + "…"

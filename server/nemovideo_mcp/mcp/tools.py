@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -36,7 +37,7 @@ from nemovideo_mcp.mcp.clients import Workspaces
 from nemovideo_mcp.mcp.fit import fit_result
 from nemovideo_mcp.mcp.schemas import fast_schema
 from nemovideo_mcp.settings import Settings, load_settings
-from nemovideo_mcp.text.redact import redact, redact_value
+from nemovideo_mcp.text.redact import json_may_hold_secret, redact, redact_value
 
 if TYPE_CHECKING:
     from nemovideo_mcp.app.service import NemoVideo
@@ -397,7 +398,11 @@ async def _run(
 
 
 def _to_result(model: BaseModel, *, is_error: bool) -> CallToolResult:
-    data = fit_result(redact_value(model.model_dump(mode="json")))  # no token leaves, no megabytes either
+    data = model.model_dump(mode="json")
+    # No token leaves, no megabytes either. One encoding answers both for almost every result: one look over it
+    # for anything secret-shaped, and its length; only a result that may hold a secret is walked string by string.
+    encoded = json.dumps(data, ensure_ascii=False, default=str)
+    data = fit_result(redact_value(data)) if json_may_hold_secret(encoded) else fit_result(data, size=len(encoded))
     content: list[Any] = [TextContent(type="text", text=str(data.get("message", "")))]
     for link in _resource_links(data):
         content.append(link)

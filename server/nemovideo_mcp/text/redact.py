@@ -31,6 +31,7 @@ import structlog
 __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
+    "json_may_hold_secret",
     "redact",
     "redact_value",
     "register_secret",
@@ -104,6 +105,16 @@ def _may_hold_secret(text: str) -> bool:
     """A quick look first: most text holds no "_" (every token shape has one), no "bearer" and no known secret,
     and three substring tests cost a small part of three regex passes over it."""
     return "_" in text or "bearer" in text.lower() or any(secret in text for secret in _known)
+
+
+def json_may_hold_secret(encoded: str) -> bool:
+    """Whether any key or string inside this JSON text could need masking; False means none does.
+
+    One look over the whole text instead of one per string. A token shape and a registered secret show up in the
+    JSON as they are (token characters are never escaped; a secret's JSON-escaped form is registered too); "bearer"
+    alone sends the value to the full walk, since an escaped tab or newline could stand between it and a credential.
+    """
+    return "bearer" in encoded.lower() or _SHAPES.search(encoded) is not None or any(s in encoded for s in _known)
 
 
 def _redact_object(obj: object) -> object:
