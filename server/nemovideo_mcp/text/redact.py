@@ -104,7 +104,7 @@ def redact(text: str) -> str:
 def _may_hold_secret(text: str) -> bool:
     """A quick look first: most text holds no "_" (every token shape has one), no "bearer" and no known secret,
     and three substring tests cost a small part of three regex passes over it."""
-    return "_" in text or "bearer" in text.lower() or any(secret in text for secret in _known)
+    return "_" in text or _names_bearer_or_secret(text)
 
 
 def json_may_hold_secret(encoded: str) -> bool:
@@ -114,7 +114,11 @@ def json_may_hold_secret(encoded: str) -> bool:
     JSON as they are (token characters are never escaped; a secret's JSON-escaped form is registered too); "bearer"
     alone sends the value to the full walk, since an escaped tab or newline could stand between it and a credential.
     """
-    return "bearer" in encoded.lower() or _SHAPES.search(encoded) is not None or any(s in encoded for s in _known)
+    return _SHAPES.search(encoded) is not None or _names_bearer_or_secret(encoded)
+
+
+def _names_bearer_or_secret(text: str) -> bool:
+    return "bearer" in text.lower() or any(secret in text for secret in _known)
 
 
 def _redact_object(obj: object) -> object:
